@@ -1,0 +1,189 @@
+//! The `warden` command: runs the server, bootstraps an organization, and (later) talks to a
+//! running server as a client.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use warden_model::{Catalogue, Name};
+
+/// Warden: role-based access control for multi-tenant platforms.
+#[derive(Parser)]
+#[command(name = "warden", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Create an organization with its first Owner and print an Owner API key.
+    Bootstrap(BootstrapArgs),
+    /// Print the catalogue in force (permissions and predefined roles) and exit.
+    Catalog(StorageArgs),
+}
+
+#[derive(Args, Clone)]
+struct StorageArgs {
+    /// Database URL: `sqlite://PATH` (created if missing).
+    #[arg(
+        long,
+        env = "WARDEN_DATABASE_URL",
+        default_value = "sqlite://warden.db"
+    )]
+    database: String,
+    /// The catalogue: `llmops` (default), `arize`, `adaptive`, or the path of a TOML file.
+    #[arg(long, env = "WARDEN_CATALOG", default_value = "llmops")]
+    catalog: String,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "WARDEN_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    storage: StorageArgs,
+}
+
+#[derive(Args)]
+struct BootstrapArgs {
+    /// Name of the organization to create.
+    #[arg(long)]
+    org: String,
+    /// Email of its first Owner (created if new).
+    #[arg(long)]
+    owner_email: String,
+    #[command(flatten)]
+    storage: StorageArgs,
+}
+
+/// Loads a built-in catalogue by name or a TOML file by path.
+fn load_catalogue(spec: &str) -> anyhow::Result<Arc<Catalogue>> {
+    if let Some(cat) = Catalogue::preset(spec) {
+        return Ok(Arc::new(cat));
+    }
+    let path = PathBuf::from(spec);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!("cannot read the catalogue `{spec}`: give `llmops`, `arize`, `adaptive` or the path of a TOML file")
+    })?;
+    let cat = Catalogue::parse(&path.display().to_string(), &text)
+        .map_err(|e| anyhow::anyhow!("invalid catalogue: {e}"))?;
+    Ok(Arc::new(cat))
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            init_tracing();
+            let catalogue = load_catalogue(&args.storage.catalog)?;
+            let config = warden_server::ServerConfig::new(args.storage.database.clone(), catalogue);
+            let app = warden_server::build(config)
+                .await
+                .with_context(|| format!("cannot open the database `{}`", args.storage.database))?;
+            let listener = tokio::net::TcpListener::bind(args.listen)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot listen on {}: is another process using it? pass --listen",
+                        args.listen
+                    )
+                })?;
+            eprintln!("warden listening on http://{}", listener.local_addr()?);
+            app.serve(listener, shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::Bootstrap(args) => {
+            let catalogue = load_catalogue(&args.storage.catalog)?;
+            let name = Name::parse("org", &args.org).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let store = warden_store::Store::open(&args.storage.database, catalogue)
+                .await
+                .with_context(|| format!("cannot open the database `{}`", args.storage.database))?;
+            let result = store
+                .bootstrap(&name, &args.owner_email)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            store.close().await;
+            eprintln!(
+                "created organization `{}` ({}) with Owner {} ({}); its Owner API key follows, shown only once:",
+                name.as_str(),
+                result.org_id,
+                args.owner_email.trim(),
+                result.user_id
+            );
+            println!("{}", result.secret);
+            Ok(())
+        }
+        Command::Catalog(args) => {
+            let cat = load_catalogue(&args.catalog)?;
+            println!("catalogue `{}`: {}", cat.name, cat.description);
+            for kind in [
+                warden_model::ScopeKind::Org,
+                warden_model::ScopeKind::Project,
+            ] {
+                let sc = cat.scope(kind);
+                println!("\n{kind} scope: {} permissions", sc.permissions.len());
+                for (res, actions) in &sc.resources {
+                    println!("  {res}: {}", actions.join(", "));
+                }
+                for r in &sc.roles {
+                    println!(
+                        "  role {} ({}): {} permissions",
+                        r.name,
+                        r.key,
+                        sc.role_grants(r).len()
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

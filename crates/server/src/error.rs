@@ -1,0 +1,135 @@
+//! The one error body of the API: `{"error": {"code", "message", "details"}}`.
+//!
+//! Messages say what was wrong and what to change. 5xx bodies are generic; their causes go
+//! to the log, never to the client.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use warden_store::StoreError;
+
+/// An error as the API reports it.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Value,
+    /// Seconds, for 429 and 503.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: json!({}),
+            retry_after: None,
+        }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    pub fn not_found(kind: &str, id: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{kind} `{id}` not found"),
+        )
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server failed to handle this request; it has been logged, retry later",
+        )
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message);
+        e.retry_after = Some(1);
+        e
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body =
+            json!({"error": {"code": self.code, "message": self.message, "details": self.details}});
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { kind, id } => ApiError::not_found(kind, id),
+            StoreError::Conflict {
+                code,
+                message,
+                details,
+            } => ApiError::new(StatusCode::CONFLICT, code, message).with_details(details),
+            StoreError::Unprocessable {
+                code,
+                message,
+                details,
+            } => ApiError::unprocessable(code, message).with_details(details),
+            e @ StoreError::VersionMismatch { .. } => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "version_mismatch",
+                e.to_string(),
+            ),
+            e if e.is_unavailable() => {
+                tracing::error!(error = %e, "database unavailable");
+                ApiError::unavailable(
+                    "the database is unavailable; the write was not made, retry later",
+                )
+            }
+            e => {
+                tracing::error!(error = %e, "store error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<warden_model::NameError> for ApiError {
+    fn from(e: warden_model::NameError) -> Self {
+        let field = match &e {
+            warden_model::NameError::Empty { field }
+            | warden_model::NameError::TooLong { field, .. }
+            | warden_model::NameError::Control { field } => *field,
+        };
+        ApiError::bad_request("invalid_field", e.to_string()).with_details(json!({"field": field}))
+    }
+}
+
+impl From<warden_model::IdError> for ApiError {
+    fn from(e: warden_model::IdError) -> Self {
+        ApiError::bad_request("invalid_id", e.to_string())
+    }
+}
