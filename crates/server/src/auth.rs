@@ -183,3 +183,33 @@ impl Caller {
         }
     }
 }
+
+impl Caller {
+    /// No escalation: refuses unless the caller holds every permission of `keys` in `scope`
+    /// (as Kubernetes RBAC does), naming the ones it lacks.
+    pub fn require_all(
+        &self,
+        state: &AppState,
+        scope: Scope,
+        keys: &[String],
+        what: &str,
+    ) -> Result<(), ApiError> {
+        let engine = state.engine();
+        let missing = engine.missing(self.principal(), scope, keys);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let shown: Vec<String> = missing.iter().take(20).map(|m| format!("`{m}`")).collect();
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "escalation",
+            format!(
+                "{what} would grant {} permission(s) this API key does not hold in {scope}: {}{}; only grant what you hold",
+                missing.len(),
+                shown.join(", "),
+                if missing.len() > 20 { ", ..." } else { "" }
+            ),
+        )
+        .with_details(json!({"missing": missing})))
+    }
+}

@@ -48,7 +48,7 @@ impl Store {
             .fetch_optional(&mut **tx)
             .await?
         {
-            return Ok((UserId(uuid_col(&row, "id")?), None));
+            return Ok(UserId(uuid_col(&row, "id")?));
         }
         let id = UserId::new();
         let at = now();
@@ -60,7 +60,38 @@ impl Store {
             .bind(&at)
             .execute(&mut **tx)
             .await?;
-        Ok((id, None))
+        Ok(id)
+    }
+
+    /// Records that a user belongs to an org (idempotent).
+    pub(crate) async fn add_org_user(
+        &self,
+        tx: &mut Tx,
+        org: OrgId,
+        user: UserId,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO org_users (org_id, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(org.to_string())
+            .bind(user.to_string())
+            .bind(now())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a user belongs to an org.
+    pub(crate) async fn is_org_user(
+        &self,
+        tx: &mut Tx,
+        org: OrgId,
+        user: UserId,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 AS x FROM org_users WHERE org_id = ? AND user_id = ?")
+            .bind(org.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&mut **tx)
+            .await?;
+        Ok(row.is_some())
     }
 
     /// Makes `principal` hold `role` in `scope`, replacing any role it held there.
@@ -127,7 +158,7 @@ impl Store {
         let scope = Scope::org(org.id);
         let owner_key = self.catalogue.org.owner_role.clone();
         let owner_role = self.predefined_role_id(&mut tx, scope, &owner_key).await?;
-        let (user_id, _) = self.ensure_user(&mut tx, &email).await?;
+        let user_id = self.ensure_user(&mut tx, &email).await?;
         effects.push(
             self.put_membership(&mut tx, scope, Principal::User(user_id), owner_role)
                 .await?,

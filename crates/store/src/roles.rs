@@ -51,6 +51,46 @@ impl Store {
         self.role_from_row(&mut conn, &row).await
     }
 
+    /// A role of a scope given by id or by name (case-insensitively). A name that matches
+    /// nothing is reported with the names that exist.
+    pub async fn resolve_role(
+        &self,
+        scope: Scope,
+        id_or_name: &str,
+    ) -> Result<RoleRecord, StoreError> {
+        if let Ok(id) = RoleId::parse(id_or_name) {
+            return self.get_role(scope, id).await;
+        }
+        if let Some(role) = self.find_role_by_name(scope, id_or_name).await? {
+            return Ok(role);
+        }
+        let rows = sqlx::query("SELECT name FROM roles WHERE scope_id = ? ORDER BY id")
+            .bind(scope.key().to_string())
+            .fetch_all(&self.read)
+            .await?;
+        let names: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.try_get::<String, _>("name").ok())
+            .collect();
+        let shown: Vec<String> = names.iter().take(50).map(|n| format!("`{n}`")).collect();
+        Err(StoreError::unprocessable(
+            "unknown_role",
+            format!(
+                "no role of this {} is named `{}`; available: {}",
+                scope.kind(),
+                id_or_name.chars().take(80).collect::<String>(),
+                shown.join(", ")
+            ),
+            json!({"field": "role_id", "available": names}),
+        ))
+    }
+
+    /// Whether a role is the Owner role of its scope.
+    pub fn is_owner_role(&self, role: &RoleRecord) -> bool {
+        let kind = role.scope().kind();
+        role.predefined_key.as_deref() == Some(self.catalogue.scope(kind).owner_role.as_str())
+    }
+
     /// A role of a scope found by name, case-insensitively.
     pub async fn find_role_by_name(
         &self,
