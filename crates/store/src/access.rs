@@ -37,11 +37,7 @@ pub fn parse_email(raw: &str) -> Result<String, String> {
 
 impl Store {
     /// Finds a user by email (case-insensitively) or creates it.
-    pub(crate) async fn ensure_user(
-        &self,
-        tx: &mut Tx,
-        email: &str,
-    ) -> Result<(UserId, Option<Effect>), StoreError> {
+    pub(crate) async fn ensure_user(&self, tx: &mut Tx, email: &str) -> Result<UserId, StoreError> {
         let key = email.to_lowercase();
         if let Some(row) = sqlx::query("SELECT id FROM users WHERE email_key = ?")
             .bind(&key)
