@@ -155,6 +155,7 @@ impl Store {
         let owner_key = self.catalogue.org.owner_role.clone();
         let owner_role = self.predefined_role_id(&mut tx, scope, &owner_key).await?;
         let user_id = self.ensure_user(&mut tx, &email).await?;
+        self.add_org_user(&mut tx, org.id, user_id).await?;
         effects.push(
             self.put_membership(&mut tx, scope, Principal::User(user_id), owner_role)
                 .await?,
