@@ -319,6 +319,27 @@ impl Index {
         self.memberships.get(&(principal, scope.key())).copied()
     }
 
+    /// Whether `principal` holds, directly or through a team, a predefined role with catalogue
+    /// key `key` in the scope whose id is `scope_key` (the org id or the project id).
+    pub fn holds_predefined(&self, principal: Principal, scope_key: uuid::Uuid, key: &str) -> bool {
+        let holds = |p: Principal| {
+            self.memberships
+                .get(&(p, scope_key))
+                .and_then(|r| self.roles.get(r))
+                .is_some_and(|r| r.predefined.as_deref() == Some(key))
+        };
+        if holds(principal) {
+            return true;
+        }
+        match principal {
+            Principal::User(u) => self
+                .teams_of_user
+                .get(&u)
+                .is_some_and(|ts| ts.iter().any(|t| holds(Principal::Team(*t)))),
+            _ => false,
+        }
+    }
+
     /// Calls `f` with the effective bitset of every role that grants `principal` something
     /// in `scope`, following the rules of inheritance. Returns early if `f` returns true.
     fn any_grant(

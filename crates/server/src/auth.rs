@@ -10,7 +10,7 @@ use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde_json::json;
-use warden_model::{ApiKeyId, OrgId, Principal, ProjectId, Scope};
+use warden_model::{ApiKeyId, OrgId, Principal, ProjectId, Scope, UserId};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -21,13 +21,19 @@ pub struct Caller {
     pub key_id: ApiKeyId,
     pub org_id: OrgId,
     pub project_id: Option<ProjectId>,
+    /// For a personal key: the user it acts as.
+    pub user_id: Option<UserId>,
     pub name: String,
 }
 
 impl Caller {
-    /// The principal the engine knows the caller as.
+    /// The principal the engine knows the caller as: the user of a personal key, or the
+    /// key itself.
     pub fn principal(&self) -> Principal {
-        Principal::ApiKey(self.key_id)
+        match self.user_id {
+            Some(u) => Principal::User(u),
+            None => Principal::ApiKey(self.key_id),
+        }
     }
 
     /// The actor written in the change log.
@@ -44,6 +50,18 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // Authenticated once per request, whichever extractor asks first.
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
+        let caller = Self::authenticate(parts, state).await?;
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
+    }
+}
+
+impl Caller {
+    async fn authenticate(parts: &Parts, state: &AppState) -> Result<Self, ApiError> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -98,13 +116,14 @@ impl FromRequestParts<AppState> for Caller {
             });
         }
         // A key made by another process (`warden bootstrap`) may be newer than the engine.
-        if !state.engine().has_api_key(key.id) {
+        if key.user_id.is_none() && !state.engine().has_api_key(key.id) {
             state.catch_up().await?;
         }
         Ok(Caller {
             key_id: key.id,
             org_id: key.org_id,
             project_id: key.project_id,
+            user_id: key.user_id,
             name: key.name,
         })
     }
@@ -122,45 +141,72 @@ impl Authorized {
     }
 }
 
-/// The scope named by the path: `{org}` or `{project}`.
+/// The scope named by the path (`{org}` or `{project}`), resolved inside the caller's org.
+///
+/// Resolution happens while the request's head is extracted, before any body is read, so
+/// that a scope of another org is answered 404 whatever the body holds.
 #[derive(Debug, Clone, Copy)]
-pub enum ScopeParam {
+pub struct ScopeParam {
+    scope: Scope,
+}
+
+impl ScopeParam {
+    /// The resolved scope (not yet authorized).
+    pub fn scope(&self) -> Scope {
+        self.scope
+    }
+}
+
+impl FromRequestParts<AppState> for ScopeParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::bad_request("invalid_path", "the path could not be read"))?;
+        let mut named = None;
+        for (name, value) in &params {
+            match name {
+                "org" => named = Some(Named::Org(OrgId::parse(value)?)),
+                "project" => named = Some(Named::Project(ProjectId::parse(value)?)),
+                _ => {}
+            }
+        }
+        let named = named.ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_path",
+                "this route names no organization or project",
+            )
+        })?;
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let scope = caller.resolve_named(state, named)?;
+        Ok(ScopeParam { scope })
+    }
+}
+
+/// A scope as the path names it, before resolution.
+#[derive(Debug, Clone, Copy)]
+pub enum Named {
     Org(OrgId),
     Project(ProjectId),
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ScopeParam {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let params = RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::bad_request("invalid_path", "the path could not be read"))?;
-        for (name, value) in &params {
-            match name {
-                "org" => return Ok(ScopeParam::Org(OrgId::parse(value)?)),
-                "project" => return Ok(ScopeParam::Project(ProjectId::parse(value)?)),
-                _ => {}
-            }
-        }
-        Err(ApiError::bad_request(
-            "invalid_path",
-            "this route names no organization or project",
-        ))
-    }
-}
-
 impl Caller {
-    /// Resolves `param` inside the caller's org (404 otherwise) without checking a permission.
-    pub fn resolve(&self, state: &AppState, param: ScopeParam) -> Result<Scope, ApiError> {
-        match param {
-            ScopeParam::Org(org) if org == self.org_id => Ok(Scope::org(org)),
-            ScopeParam::Org(org) => Err(ApiError::not_found("organization", org)),
-            ScopeParam::Project(p) => match state.engine().project_org(p) {
+    /// Resolves a named scope inside the caller's org (404 otherwise).
+    pub fn resolve_named(&self, state: &AppState, named: Named) -> Result<Scope, ApiError> {
+        match named {
+            Named::Org(org) if org == self.org_id => Ok(Scope::org(org)),
+            Named::Org(org) => Err(ApiError::not_found("organization", org)),
+            Named::Project(p) => match state.engine().project_org(p) {
                 Some(org) if org == self.org_id => Ok(Scope::project(org, p)),
                 _ => Err(ApiError::not_found("project", p)),
             },
         }
+    }
+
+    /// The scope of the path, without checking a permission.
+    pub fn resolve(&self, _state: &AppState, param: ScopeParam) -> Result<Scope, ApiError> {
+        Ok(param.scope)
     }
 
     /// Checks that the caller holds `permission` in the scope named by `param`.
@@ -177,7 +223,7 @@ impl Caller {
             Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                format!("this API key lacks the permission `{permission}` in {scope}; ask an administrator for a role that grants it"),
+                format!("`{}` lacks the permission `{permission}` in {scope}; ask an administrator for a role that grants it", self.principal()),
             )
             .with_details(json!({"missing": [permission]})))
         }
@@ -204,12 +250,30 @@ impl Caller {
             StatusCode::FORBIDDEN,
             "escalation",
             format!(
-                "{what} would grant {} permission(s) this API key does not hold in {scope}: {}{}; only grant what you hold",
+                "{what} would grant {} permission(s) that `{}` does not hold in {scope}: {}{}; only grant what you hold",
                 missing.len(),
+                self.principal(),
                 shown.join(", "),
                 if missing.len() > 20 { ", ..." } else { "" }
             ),
         )
         .with_details(json!({"missing": missing})))
+    }
+}
+
+impl Caller {
+    /// Whether the caller is an Owner of `scope`: it holds the scope's Owner role (directly or
+    /// through a team), or, for a project, the org's Owner role.
+    pub fn is_owner(&self, state: &AppState, scope: Scope) -> bool {
+        let engine = state.engine();
+        let cat = state.catalogue();
+        let org_owner =
+            engine.holds_predefined(self.principal(), scope.org_id.0, &cat.org.owner_role);
+        match scope.project_id {
+            None => org_owner,
+            Some(p) => {
+                org_owner || engine.holds_predefined(self.principal(), p.0, &cat.project.owner_role)
+            }
+        }
     }
 }

@@ -98,6 +98,9 @@ impl From<StoreError> for ApiError {
                 message,
                 details,
             } => ApiError::unprocessable(code, message).with_details(details),
+            StoreError::Forbidden { code, message } => {
+                ApiError::new(StatusCode::FORBIDDEN, code, message)
+            }
             e @ StoreError::VersionMismatch { .. } => ApiError::new(
                 StatusCode::PRECONDITION_FAILED,
                 "version_mismatch",

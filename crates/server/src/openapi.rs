@@ -15,12 +15,12 @@ fn path_params(path: &str) -> Vec<Value> {
     path.split('/')
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
         .map(|name| {
-            json!({
-                "name": name,
-                "in": "path",
-                "required": true,
-                "schema": {"type": "string", "format": "uuid"},
-            })
+            let schema = match name {
+                "principal" => json!({"type": "string", "description": "`user:<id>`, `team:<id>` or `api_key:<id>`"}),
+                "team" => json!({"type": "string", "description": "a team id or key"}),
+                _ => json!({"type": "string", "format": "uuid"}),
+            };
+            json!({"name": name, "in": "path", "required": true, "schema": schema})
         })
         .collect()
 }

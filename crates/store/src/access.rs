@@ -6,7 +6,7 @@ use warden_model::{ApiKeyId, Effect, Name, OrgId, Principal, RoleId, Scope, User
 
 use crate::catalog_rows::uuid_col;
 use crate::keys::NewSecret;
-use crate::{doc, now, Change, Store, StoreError, Tx};
+use crate::{doc, now, Change, Store, StoreError, Tx, Written};
 
 /// What `bootstrap` made.
 #[derive(Debug)]
@@ -207,6 +207,43 @@ impl Store {
             user_id,
             api_key_id: key_id,
             secret: secret.secret,
+            revision,
+        })
+    }
+
+    /// Adds a user (created if the email is new) to an org without giving it a role.
+    pub async fn add_user_to_org(
+        &self,
+        actor: &str,
+        org: OrgId,
+        email: &str,
+    ) -> Result<Written<UserId>, StoreError> {
+        let email = parse_email(email).map_err(|m| {
+            StoreError::unprocessable("invalid_email", m, json!({"field": "email"}))
+        })?;
+        let mut tx = self.begin().await?;
+        let user = self.ensure_user(&mut tx, &email).await?;
+        if self.is_org_user(&mut tx, org, user).await? {
+            drop(tx);
+            return Ok(Written {
+                value: user,
+                revision: self.revision().await?,
+            });
+        }
+        self.add_org_user(&mut tx, org, user).await?;
+        let change = Change {
+            actor: actor.to_owned(),
+            org_id: Some(org),
+            project_id: None,
+            action: "org.user_add",
+            target: format!("user:{user}"),
+            before: None,
+            after: doc(&json!({"user_id": user, "email": email})),
+            effects: vec![],
+        };
+        let revision = self.commit(tx, change).await?;
+        Ok(Written {
+            value: user,
             revision,
         })
     }

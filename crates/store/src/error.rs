@@ -22,6 +22,9 @@ pub enum StoreError {
         message: String,
         details: Value,
     },
+    /// The caller may not do this, whatever its permissions (ownership rules).
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     /// `If-Match` named a version that is no longer current.
     #[error("the object is at version {actual}, not {expected}: fetch it again and retry")]
     VersionMismatch { expected: i64, actual: i64 },

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-use warden_model::{ApiKeyId, OrgId, ProjectId};
+use warden_model::{ApiKeyId, OrgId, ProjectId, UserId};
 
 use crate::catalog_rows::{opt_uuid_col, uuid_col};
 use crate::{now, Store, StoreError};
@@ -67,6 +67,8 @@ pub struct ApiKeyAuth {
     pub id: ApiKeyId,
     pub org_id: OrgId,
     pub project_id: Option<ProjectId>,
+    /// For personal keys: the user the key acts as.
+    pub user_id: Option<UserId>,
     pub name: String,
     pub valid: bool,
     pub expires_at: Option<String>,
@@ -77,7 +79,7 @@ impl Store {
     /// Finds the key a secret belongs to. `None` when no key has this secret.
     pub async fn find_api_key(&self, secret: &str) -> Result<Option<ApiKeyAuth>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, org_id, project_id, name, valid, expires_at, last_used_at FROM api_keys WHERE secret_hash = ?",
+            "SELECT id, org_id, project_id, user_id, name, valid, expires_at, last_used_at FROM api_keys WHERE secret_hash = ?",
         )
         .bind(hash_secret(secret))
         .fetch_optional(&self.read)
@@ -87,6 +89,7 @@ impl Store {
             id: ApiKeyId(uuid_col(&row, "id")?),
             org_id: OrgId(uuid_col(&row, "org_id")?),
             project_id: opt_uuid_col(&row, "project_id")?.map(ProjectId),
+            user_id: opt_uuid_col(&row, "user_id")?.map(UserId),
             name: row.try_get("name")?,
             valid: row.try_get::<i64, _>("valid")? != 0,
             expires_at: row.try_get("expires_at")?,

@@ -21,10 +21,13 @@ use sqlx::{Row, SqlitePool};
 use warden_model::{Catalogue, Effect, OrgId, ProjectId};
 
 mod access;
+mod api_keys;
+mod audit;
 mod catalog_rows;
 mod error;
 mod feed;
 mod keys;
+mod members;
 mod orgs;
 mod page;
 mod policies;
@@ -32,9 +35,12 @@ mod records;
 mod roles;
 
 pub use access::{parse_email, BootstrapResult};
+pub use api_keys::{KeyPatch, KeyRecord};
+pub use audit::{AuditEvent, AuditFilter};
 pub use error::StoreError;
 pub use feed::ChangeEntry;
 pub use keys::{ApiKeyAuth, NewSecret};
+pub use members::{MemberFilter, MemberRecord};
 pub use page::{Page, Paged};
 pub use records::*;
 
@@ -132,7 +138,9 @@ impl Store {
     }
 
     pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(self.write.begin().await?)
+        // IMMEDIATE takes the write lock at once: a deferred transaction that read first could
+        // not upgrade when another process (`warden bootstrap`, a test) wrote meanwhile.
+        Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// Appends the change-log entry and commits; returns the revision.

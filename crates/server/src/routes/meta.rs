@@ -10,8 +10,9 @@ use warden_model::{ApiKeyId, ProjectId, ScopeKind};
 
 use super::views::OrgView;
 use super::{op, Route};
-use crate::auth::{Caller, ScopeParam};
+use crate::auth::{Caller, Named, ScopeParam};
 use crate::error::ApiError;
+use crate::extract::Query;
 use crate::respond;
 use crate::state::AppState;
 
@@ -107,11 +108,11 @@ async fn openapi() -> Response {
 /// The calling API key.
 #[derive(Serialize, JsonSchema)]
 pub struct Me {
-    /// `api_key:<id>`.
+    /// `api_key:<id>`, or `user:<id>` for a personal key.
     pub principal: String,
     pub api_key: MeKey,
     pub org: OrgView,
-    /// `org` for an organization key, `project` for a project key.
+    /// The scope the role and permissions are given for: the key's own, or `?project_id=`.
     pub scope: ScopeKind,
     pub project_id: Option<ProjectId>,
     /// The role the key holds in its scope.
@@ -134,13 +135,26 @@ pub struct MeRole {
     pub name: String,
 }
 
-async fn me(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+/// `?project_id=` of `/v1/me`.
+#[derive(Debug, Default, serde::Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeQuery {
+    /// Show the role and permissions the caller has in this project instead.
+    pub project_id: Option<String>,
+}
+
+async fn me(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<MeQuery>,
+) -> Result<Response, ApiError> {
     let org = state.store().get_org(caller.org_id).await?;
-    let engine = state.engine();
-    let scope = match caller.project_id {
-        Some(p) => warden_model::Scope::project(caller.org_id, p),
-        None => warden_model::Scope::org(caller.org_id),
+    let scope = match (q.project_id.as_deref(), caller.project_id) {
+        (Some(p), _) => caller.resolve_named(&state, Named::Project(ProjectId::parse(p)?))?,
+        (None, Some(p)) => warden_model::Scope::project(caller.org_id, p),
+        (None, None) => warden_model::Scope::org(caller.org_id),
     };
+    let engine = state.engine();
     let role = match engine.role_of(caller.principal(), scope) {
         Some(id) => state
             .store()
@@ -161,7 +175,7 @@ async fn me(State(state): State<AppState>, caller: Caller) -> Result<Response, A
         },
         org: org.into(),
         scope: scope.kind(),
-        project_id: caller.project_id,
+        project_id: scope.project_id,
         role,
         permissions: engine
             .effective(caller.principal(), scope)

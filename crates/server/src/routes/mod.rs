@@ -10,6 +10,9 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 use crate::state::AppState;
 
+pub mod api_keys;
+pub mod audit;
+pub mod members;
 pub mod meta;
 pub mod permissions;
 pub mod policies;
@@ -113,5 +116,8 @@ pub fn table() -> Vec<Route> {
     t.extend(permissions::routes());
     t.extend(policies::routes());
     t.extend(roles::routes());
+    t.extend(members::routes());
+    t.extend(api_keys::routes());
+    t.extend(audit::routes());
     t
 }

@@ -248,6 +248,7 @@ async fn create(
             true,
         )?,
     };
+    caller.require_all(&state, auth.scope(), &input.permissions, "this policy")?;
     let w = state
         .store()
         .create_policy(&caller.actor(), auth.scope(), input)
@@ -295,6 +296,9 @@ async fn update(
             .map(|p| resolve_permissions(&state, auth.scope().kind(), "permission_ids", p, true))
             .transpose()?,
     };
+    if let Some(perms) = &patch.permissions {
+        caller.require_all(&state, auth.scope(), perms, "this policy")?;
+    }
     let w = state
         .store()
         .update_policy(&caller.actor(), auth.scope(), id, patch, version)

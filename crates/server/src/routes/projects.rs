@@ -1,6 +1,6 @@
 //! Projects of an organization.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
@@ -136,16 +136,12 @@ async fn create(
     ))
 }
 
-fn project_param(raw: &str) -> Result<ScopeParam, ApiError> {
-    Ok(ScopeParam::Project(ProjectId::parse(raw)?))
-}
-
 async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(project): Path<String>,
+    param: ScopeParam,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, project_param(&project)?, "project:read")?;
+    let auth = caller.authorize(&state, param, "project:read")?;
     let p = state
         .store()
         .get_project(project_scope_id(auth.scope())?)
@@ -166,11 +162,11 @@ fn project_scope_id(scope: warden_model::Scope) -> Result<ProjectId, ApiError> {
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(project): Path<String>,
+    param: ScopeParam,
     IfMatch(version): IfMatch,
     Json(body): Json<ProjectUpdate>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, project_param(&project)?, "project:update")?;
+    let auth = caller.authorize(&state, param, "project:update")?;
     if body.name.is_none() && body.description.is_none() && body.restricted.is_none() {
         return Err(ApiError::bad_request(
             "empty_update",
@@ -212,9 +208,9 @@ async fn update(
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(project): Path<String>,
+    param: ScopeParam,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, project_param(&project)?, "project:delete")?;
+    let auth = caller.authorize(&state, param, "project:delete")?;
     let id = project_scope_id(auth.scope())?;
     let w = state.store().delete_project(&caller.actor(), id).await?;
     state.reach(w.revision).await?;

@@ -212,6 +212,7 @@ async fn create(
         )
         .with_details(json!({"field": "policy_ids"})));
     }
+    role_grants(&state, &caller, auth.scope(), &policy_ids, &permissions).await?;
     let w = state
         .store()
         .create_role(
@@ -278,6 +279,11 @@ async fn update(
             .map(|p| resolve_permissions(&state, kind, "permissions", p, false))
             .transpose()?,
     };
+    if patch.policy_ids.is_some() || patch.permissions.is_some() {
+        let policy_ids = patch.policy_ids.clone().unwrap_or_default();
+        let permissions = patch.permissions.clone().unwrap_or_default();
+        role_grants(&state, &caller, auth.scope(), &policy_ids, &permissions).await?;
+    }
     let w = state
         .store()
         .update_role(&caller.actor(), auth.scope(), id, patch, version)
@@ -319,4 +325,25 @@ async fn delete(
             .collect(),
     };
     Ok(respond::json(StatusCode::OK, &body, Some(w.revision), None))
+}
+
+/// No escalation: the caller must hold every permission a role would grant (its inline
+/// permissions and those of its policies) in the role's scope. Unknown policy ids are left
+/// to the store, which names them.
+async fn role_grants(
+    state: &AppState,
+    caller: &Caller,
+    scope: warden_model::Scope,
+    policy_ids: &[PolicyId],
+    permissions: &[String],
+) -> Result<(), ApiError> {
+    let mut all: Vec<String> = permissions.to_vec();
+    for id in policy_ids {
+        if let Ok(p) = state.store().get_policy(scope, *id).await {
+            all.extend(p.permissions);
+        }
+    }
+    all.sort();
+    all.dedup();
+    caller.require_all(state, scope, &all, "this role")
 }
