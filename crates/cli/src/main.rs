@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use warden_model::{Catalogue, Name};
+use warden_server::config::FileConfig;
 
 /// Warden: role-based access control for multi-tenant platforms.
 #[derive(Parser)]
@@ -28,25 +29,62 @@ enum Command {
     Catalog(StorageArgs),
 }
 
+/// Settings shared by the commands that open the database. Each falls back to the config
+/// file, then to its default.
 #[derive(Args, Clone)]
 struct StorageArgs {
-    /// Database URL: `sqlite://PATH` (created if missing).
-    #[arg(
-        long,
-        env = "WARDEN_DATABASE_URL",
-        default_value = "sqlite://warden.db"
-    )]
-    database: String,
+    /// A TOML config file; flags and `WARDEN_*` variables override what it says.
+    #[arg(long, env = "WARDEN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: `sqlite://PATH` (created if missing). Default `sqlite://warden.db`.
+    #[arg(long, env = "WARDEN_DATABASE_URL")]
+    database: Option<String>,
     /// The catalogue: `llmops` (default), `arize`, `adaptive`, or the path of a TOML file.
-    #[arg(long, env = "WARDEN_CATALOG", default_value = "llmops")]
+    #[arg(long, env = "WARDEN_CATALOG")]
+    catalog: Option<String>,
+}
+
+/// The settings in force once every layer is applied.
+struct Settings {
+    file: FileConfig,
+    database: String,
     catalog: String,
+}
+
+impl StorageArgs {
+    fn settings(&self) -> anyhow::Result<Settings> {
+        let file = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the config file `{}`", path.display()))?;
+                FileConfig::parse(&path.display().to_string(), &text)
+                    .map_err(|e| anyhow::anyhow!("invalid config: {e}"))?
+            }
+            None => FileConfig::default(),
+        };
+        let database = self
+            .database
+            .clone()
+            .or_else(|| file.database_url.clone())
+            .unwrap_or_else(|| "sqlite://warden.db".into());
+        let catalog = self
+            .catalog
+            .clone()
+            .or_else(|| file.catalog.clone())
+            .unwrap_or_else(|| "llmops".into());
+        Ok(Settings {
+            file,
+            database,
+            catalog,
+        })
+    }
 }
 
 #[derive(Args)]
 struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "WARDEN_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    /// Address to listen on. Default `127.0.0.1:8080`.
+    #[arg(long, env = "WARDEN_LISTEN")]
+    listen: Option<SocketAddr>,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -112,29 +150,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             init_tracing();
-            let catalogue = load_catalogue(&args.storage.catalog)?;
-            let config = warden_server::ServerConfig::new(args.storage.database.clone(), catalogue);
+            let settings = args.storage.settings()?;
+            let listen: SocketAddr = match (args.listen, &settings.file.listen) {
+                (Some(l), _) => l,
+                (None, Some(l)) => l.parse().with_context(|| {
+                    format!("`listen` in the config file is not an address: `{l}`")
+                })?,
+                (None, None) => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            };
+            let catalogue = load_catalogue(&settings.catalog)?;
+            let mut config = warden_server::ServerConfig::new(settings.database.clone(), catalogue);
+            config.auth = settings.file.auth.clone();
+            if let Some(h) = settings.file.invitation_lifetime_hours {
+                config.invitation_lifetime = std::time::Duration::from_secs(h.saturating_mul(3600));
+            }
             let app = warden_server::build(config)
                 .await
-                .with_context(|| format!("cannot open the database `{}`", args.storage.database))?;
-            let listener = tokio::net::TcpListener::bind(args.listen)
+                .with_context(|| format!("cannot open the database `{}`", settings.database))?;
+            let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| {
-                    format!(
-                        "cannot listen on {}: is another process using it? pass --listen",
-                        args.listen
-                    )
+                    format!("cannot listen on {listen}: is another process using it? pass --listen")
                 })?;
             eprintln!("warden listening on http://{}", listener.local_addr()?);
             app.serve(listener, shutdown_signal()).await?;
             Ok(())
         }
         Command::Bootstrap(args) => {
-            let catalogue = load_catalogue(&args.storage.catalog)?;
+            let settings = args.storage.settings()?;
+            let catalogue = load_catalogue(&settings.catalog)?;
             let name = Name::parse("org", &args.org).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let store = warden_store::Store::open(&args.storage.database, catalogue)
+            let store = warden_store::Store::open(&settings.database, catalogue)
                 .await
-                .with_context(|| format!("cannot open the database `{}`", args.storage.database))?;
+                .with_context(|| format!("cannot open the database `{}`", settings.database))?;
             let result = store
                 .bootstrap(&name, &args.owner_email)
                 .await
@@ -151,7 +199,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Catalog(args) => {
-            let cat = load_catalogue(&args.catalog)?;
+            let cat = load_catalogue(&args.settings()?.catalog)?;
             println!("catalogue `{}`: {}", cat.name, cat.description);
             for kind in [
                 warden_model::ScopeKind::Org,

@@ -183,3 +183,70 @@ async fn presets_are_served_by_name() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_config_file_sets_the_database_and_refuses_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "database_url = \"sqlite://x.db\"\ndatabase = \"typo\"\n",
+    )
+    .unwrap();
+    let out = warden()
+        .current_dir(dir.path())
+        .args(["serve", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.toml:2:") && stderr.contains("database"),
+        "{stderr}"
+    );
+
+    let good = dir.path().join("warden.toml");
+    std::fs::write(&good, "database_url = \"sqlite://from-config.db\"\ncatalog = \"arize\"\n[auth]\nadmins = [\"ada@acme.example\"]\n").unwrap();
+    let out = warden()
+        .current_dir(dir.path())
+        .args([
+            "bootstrap",
+            "--org",
+            "Acme",
+            "--owner-email",
+            "ada@acme.example",
+            "--config",
+        ])
+        .arg(&good)
+        .env_remove("WARDEN_DATABASE_URL")
+        .env_remove("WARDEN_CATALOG")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        dir.path().join("from-config.db").exists(),
+        "the file's database_url is used"
+    );
+    let server = serve(dir.path(), &["--config", good.to_str().unwrap()]);
+    let client = Client::new(
+        server.base.clone(),
+        Some(String::from_utf8(out.stdout).unwrap().trim().to_owned()),
+    );
+    let org = client.get("/v1/me").await.unwrap().body["org"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let perms = client
+        .list_all(&format!("/v1/orgs/{org}/permissions"))
+        .await
+        .unwrap();
+    assert!(
+        perms.iter().any(|p| p["key"] == "role_binding:create"),
+        "the file's catalogue is used"
+    );
+}

@@ -22,6 +22,7 @@ use warden_model::Catalogue;
 use warden_store::Store;
 
 pub mod auth;
+pub mod config;
 pub mod error;
 pub mod extract;
 pub mod openapi;
@@ -44,6 +45,10 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// How often the change log is polled for writes made by other processes.
     pub follow_every: Duration,
+    /// How long an invitation stays valid.
+    pub invitation_lifetime: Duration,
+    /// Who gets what on arrival.
+    pub auth: config::AuthSettings,
 }
 
 impl ServerConfig {
@@ -55,6 +60,8 @@ impl ServerConfig {
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             follow_every: Duration::from_millis(500),
+            invitation_lifetime: Duration::from_secs(7 * 24 * 3600),
+            auth: config::AuthSettings::default(),
         }
     }
 }
