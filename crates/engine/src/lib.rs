@@ -20,7 +20,9 @@ use warden_model::{
 };
 
 mod bits;
+mod explain;
 pub use bits::Bits;
+pub use explain::{Denial, Explanation, Grant, Holder};
 
 #[derive(Debug, Clone)]
 struct RoleEntry {
@@ -58,6 +60,9 @@ pub struct Index {
     roles_of_policy: HashMap<PolicyId, HashSet<RoleId>>,
     /// (principal, scope key) → role. The scope key is the org id or the project id.
     memberships: HashMap<(Principal, uuid::Uuid), RoleId>,
+    /// The same memberships by scope, for who-can.
+    members_of_scope: HashMap<uuid::Uuid, HashMap<Principal, RoleId>>,
+    users_of_team: HashMap<TeamId, Vec<UserId>>,
     teams: HashMap<TeamId, OrgId>,
     teams_of_user: HashMap<UserId, Vec<TeamId>>,
     api_keys: HashMap<ApiKeyId, (Scope, bool)>,
@@ -83,6 +88,8 @@ impl Index {
             roles: HashMap::new(),
             roles_of_policy: HashMap::new(),
             memberships: HashMap::new(),
+            members_of_scope: HashMap::new(),
+            users_of_team: HashMap::new(),
             teams: HashMap::new(),
             teams_of_user: HashMap::new(),
             api_keys: HashMap::new(),
@@ -104,6 +111,32 @@ impl Index {
             self.apply_one(e);
         }
         self.revision = revision.max(self.revision);
+    }
+
+    fn put_member(&mut self, principal: Principal, scope: uuid::Uuid, role: RoleId) {
+        self.memberships.insert((principal, scope), role);
+        self.members_of_scope
+            .entry(scope)
+            .or_default()
+            .insert(principal, role);
+    }
+
+    fn remove_member(&mut self, principal: Principal, scope: uuid::Uuid) {
+        self.memberships.remove(&(principal, scope));
+        if let Some(m) = self.members_of_scope.get_mut(&scope) {
+            m.remove(&principal);
+            if m.is_empty() {
+                self.members_of_scope.remove(&scope);
+            }
+        }
+    }
+
+    fn retain_members(&mut self, keep: impl Fn(&Principal, &uuid::Uuid, &RoleId) -> bool) {
+        self.memberships.retain(|(p, s), r| keep(p, s, r));
+        for (scope, members) in self.members_of_scope.iter_mut() {
+            members.retain(|p, r| keep(p, scope, r));
+        }
+        self.members_of_scope.retain(|_, m| !m.is_empty());
     }
 
     fn bits_of(&self, keys: &[String]) -> Bits {
@@ -152,8 +185,8 @@ impl Index {
             }
             Effect::DeleteProject { project_id } => {
                 self.projects.remove(project_id);
-                self.memberships
-                    .retain(|(_, scope), _| *scope != project_id.0);
+                let gone = project_id.0;
+                self.retain_members(|_, scope, _| *scope != gone);
                 let in_project = |scope: &Scope| scope.project_id == Some(*project_id);
                 let roles: Vec<RoleId> = self
                     .roles
@@ -250,38 +283,48 @@ impl Index {
                         }
                     }
                 }
-                self.memberships.retain(|_, r| r != role_id);
+                let gone = *role_id;
+                self.retain_members(|_, _, r| *r != gone);
             }
             Effect::PutMembership {
                 scope,
                 principal,
                 role_id,
             } => {
-                self.memberships.insert((*principal, scope.key()), *role_id);
+                self.put_member(*principal, scope.key(), *role_id);
             }
             Effect::DeleteMembership { scope, principal } => {
-                self.memberships.remove(&(*principal, scope.key()));
+                self.remove_member(*principal, scope.key());
             }
             Effect::PutTeam { team_id, org_id } => {
                 self.teams.insert(*team_id, *org_id);
             }
             Effect::DeleteTeam { team_id } => {
                 self.teams.remove(team_id);
-                for teams in self.teams_of_user.values_mut() {
-                    teams.retain(|t| t != team_id);
+                for user in self.users_of_team.remove(team_id).unwrap_or_default() {
+                    if let Some(teams) = self.teams_of_user.get_mut(&user) {
+                        teams.retain(|t| t != team_id);
+                    }
                 }
-                self.memberships
-                    .retain(|(p, _), _| *p != Principal::Team(*team_id));
+                let gone = Principal::Team(*team_id);
+                self.retain_members(|p, _, _| *p != gone);
             }
             Effect::PutTeamUser { team_id, user_id } => {
                 let teams = self.teams_of_user.entry(*user_id).or_default();
                 if !teams.contains(team_id) {
                     teams.push(*team_id);
                 }
+                let users = self.users_of_team.entry(*team_id).or_default();
+                if !users.contains(user_id) {
+                    users.push(*user_id);
+                }
             }
             Effect::DeleteTeamUser { team_id, user_id } => {
                 if let Some(teams) = self.teams_of_user.get_mut(user_id) {
                     teams.retain(|t| t != team_id);
+                }
+                if let Some(users) = self.users_of_team.get_mut(team_id) {
+                    users.retain(|u| u != user_id);
                 }
             }
             Effect::PutApiKey {
@@ -293,8 +336,8 @@ impl Index {
             }
             Effect::DeleteApiKey { api_key_id } => {
                 self.api_keys.remove(api_key_id);
-                self.memberships
-                    .retain(|(p, _), _| *p != Principal::ApiKey(*api_key_id));
+                let gone = Principal::ApiKey(*api_key_id);
+                self.retain_members(|p, _, _| *p != gone);
             }
         }
     }

@@ -6,7 +6,7 @@ use crate::{OrgId, ProjectId, ScopeKind};
 
 /// The org itself, or one project of it. A project scope always knows its org, so that
 /// tenant isolation never needs a second lookup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Scope {
     /// The organization everything lives in.
     pub org_id: OrgId,

@@ -49,6 +49,9 @@ pub struct ServerConfig {
     pub invitation_lifetime: Duration,
     /// Who gets what on arrival.
     pub auth: config::AuthSettings,
+    /// How long a decision asking for a `min_revision` the engine has not reached waits
+    /// before it is answered 503.
+    pub consistency_wait: Duration,
 }
 
 impl ServerConfig {
@@ -62,6 +65,7 @@ impl ServerConfig {
             follow_every: Duration::from_millis(500),
             invitation_lifetime: Duration::from_secs(7 * 24 * 3600),
             auth: config::AuthSettings::default(),
+            consistency_wait: Duration::from_secs(2),
         }
     }
 }
@@ -75,7 +79,7 @@ pub struct App {
 /// Opens the store, loads the engine.
 pub async fn build(config: ServerConfig) -> Result<App, warden_store::StoreError> {
     let store = Store::open(&config.database, config.catalogue.clone()).await?;
-    let state = AppState::new(store, config.catalogue.clone()).await?;
+    let state = AppState::new(store, config.clone()).await?;
     Ok(App { state, config })
 }
 

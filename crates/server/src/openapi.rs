@@ -18,6 +18,7 @@ fn path_params(path: &str) -> Vec<Value> {
             let schema = match name {
                 "principal" => json!({"type": "string", "description": "`user:<id>`, `team:<id>` or `api_key:<id>`"}),
                 "team" => json!({"type": "string", "description": "a team id or key"}),
+                "permission" => json!({"type": "string", "description": "a `resource:action` key or a permission id"}),
                 _ => json!({"type": "string", "format": "uuid"}),
             };
             json!({"name": name, "in": "path", "required": true, "schema": schema})

@@ -16,6 +16,8 @@ use warden_engine::Index;
 use warden_model::Catalogue;
 use warden_store::{Store, StoreError};
 
+use crate::ServerConfig;
+
 /// Everything a handler needs. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState(pub(crate) Arc<Inner>);
@@ -24,17 +26,45 @@ pub(crate) struct Inner {
     pub store: Store,
     pub catalogue: Arc<Catalogue>,
     pub engine: Follower,
+    pub config: ServerConfig,
 }
 
 impl AppState {
     /// Loads the engine from the store and returns the state.
-    pub async fn new(store: Store, catalogue: Arc<Catalogue>) -> Result<Self, StoreError> {
+    pub async fn new(store: Store, config: ServerConfig) -> Result<Self, StoreError> {
+        let catalogue = config.catalogue.clone();
         let engine = Follower::load(&store, &catalogue).await?;
         Ok(AppState(Arc::new(Inner {
             store,
             catalogue,
             engine,
+            config,
         })))
+    }
+
+    /// The server's settings.
+    pub fn config(&self) -> &ServerConfig {
+        &self.0.config
+    }
+
+    /// Waits, at most the configured time, until the engine has applied `revision`.
+    /// Returns the engine's snapshot once it has, or `None` when it has not in time.
+    pub async fn at_least(&self, revision: u64) -> Result<Option<Arc<Index>>, StoreError> {
+        let deadline = tokio::time::Instant::now() + self.0.config.consistency_wait;
+        loop {
+            let snapshot = self.engine();
+            if snapshot.revision() >= revision {
+                return Ok(Some(snapshot));
+            }
+            self.catch_up().await?;
+            if self.engine().revision() >= revision {
+                continue;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     pub fn store(&self) -> &Store {

@@ -83,7 +83,8 @@ async fn every_documented_operation_is_served_and_answers_as_documented() {
             .replace("{org}", &app.org_id)
             .replace("{project}", &project)
             .replace("{id}", &policy_id)
-            .replace("{principal}", &owner_key);
+            .replace("{principal}", &owner_key)
+            .replace("{permission}", "dataset:read");
         let m = Method::from_bytes(method.as_bytes()).unwrap();
         let body = (m == Method::POST || m == Method::PATCH).then(|| json!({}));
         let m_is_delete = m == Method::DELETE;

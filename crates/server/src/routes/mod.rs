@@ -12,6 +12,8 @@ use crate::state::AppState;
 
 pub mod api_keys;
 pub mod audit;
+pub mod authzen;
+pub mod decisions;
 pub mod members;
 pub mod meta;
 pub mod permissions;
@@ -119,5 +121,7 @@ pub fn table() -> Vec<Route> {
     t.extend(members::routes());
     t.extend(api_keys::routes());
     t.extend(audit::routes());
+    t.extend(decisions::routes());
+    t.extend(authzen::routes());
     t
 }
