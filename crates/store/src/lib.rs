@@ -33,6 +33,7 @@ mod page;
 mod policies;
 mod records;
 mod roles;
+pub mod tables;
 
 pub use access::{parse_email, BootstrapResult};
 pub use api_keys::{KeyPatch, KeyRecord};
