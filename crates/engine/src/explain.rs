@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use warden_model::{PolicyId, Principal, RoleId, Scope, TeamId};
+use warden_model::{PolicyId, Principal, ProjectId, RoleId, Scope, TeamId};
 
-use crate::Index;
+use crate::{Index, PrincipalEntry};
 
 /// One path by which a permission is granted: membership → role → policy → permission.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -71,68 +71,71 @@ impl Index {
         let Some(bit) = self.permission_bit(permission) else {
             return Self::denied(Denial::UnknownPermission);
         };
-        let restricted = match scope.project_id {
-            Some(p) => match self.projects.get(&p) {
-                Some(e) if e.org_id == scope.org_id => e.restricted,
-                _ => return Self::denied(Denial::UnknownScope),
-            },
-            None if self.orgs.contains(&scope.org_id) => false,
-            None => return Self::denied(Denial::UnknownScope),
+        let Some(t) = self.target(scope) else {
+            return Self::denied(Denial::UnknownScope);
         };
-        if let Principal::ApiKey(k) = principal {
-            match self.api_keys.get(&k) {
-                Some((s, true)) if s.org_id == scope.org_id => {}
-                _ => return Self::denied(Denial::InvalidPrincipal),
-            }
-        }
-        let mut holders: Vec<(Principal, Option<TeamId>)> = vec![(principal, None)];
-        if let Principal::User(u) = principal {
-            for t in self.teams_of_user.get(&u).into_iter().flatten() {
-                if self.teams.get(t) == Some(&scope.org_id) {
-                    holders.push((Principal::Team(*t), Some(*t)));
+        let Some(p) = self.principal_in(principal, t) else {
+            return match principal {
+                Principal::ApiKey(_) => Self::denied(Denial::InvalidPrincipal),
+                _ => Self::denied(Denial::NoMembership),
+            };
+        };
+        let Some(entry) = self.principals.get(p) else {
+            return Self::denied(Denial::NoMembership);
+        };
+        let mut holders: Vec<(&PrincipalEntry, Option<TeamId>)> = vec![(entry, None)];
+        for &team in &entry.teams {
+            if let Some(te) = self.principals.get(team) {
+                if let (Some(org), Principal::Team(tid)) = (te.team_org, te.id) {
+                    if org == t.org {
+                        holders.push((te, Some(tid)));
+                    }
                 }
             }
         }
         let mut grants = Vec::new();
         let mut held = Vec::new();
         let mut ignored = Vec::new();
-        for (p, via_team) in holders {
-            let mut scopes = vec![(Scope::org(scope.org_id), true)];
-            if let Some(pid) = scope.project_id {
-                scopes.insert(0, (Scope::project(scope.org_id, pid), false));
-            }
-            for (s, is_org) in scopes {
-                let Some(role_id) = self.memberships.get(&(p, s.key())) else {
-                    continue;
-                };
-                let Some(role) = self.roles.get(role_id) else {
-                    continue;
-                };
-                let honoured = !(is_org && restricted)
-                    || role.predefined.as_deref() == Some(self.owner_role_key.as_str());
-                if !honoured {
-                    ignored.push(*role_id);
+        for (e, via_team) in holders {
+            for &(s, r) in &e.memberships {
+                let inherited = s == t.org && t.scope != t.org;
+                if s != t.scope && !inherited {
                     continue;
                 }
-                held.push(*role_id);
+                let Some(role) = self.roles.get(r).filter(|x| x.live) else {
+                    continue;
+                };
+                if inherited && t.restricted && !role.owner {
+                    ignored.push(role.id);
+                    continue;
+                }
+                held.push(role.id);
                 if !role.effective.get(bit) {
                     continue;
                 }
+                let ms = if s == t.org {
+                    Scope::org(scope.org_id)
+                } else {
+                    Scope {
+                        org_id: scope.org_id,
+                        project_id: self.scopes.get(s).map(|x| ProjectId(x.id)),
+                    }
+                };
                 if role.inline.get(bit) {
                     grants.push(Grant {
                         via_team,
-                        scope: s,
-                        role_id: *role_id,
+                        scope: ms,
+                        role_id: role.id,
                         policy_id: None,
                     });
                 }
-                for pol in &role.policy_ids {
-                    if self.policies.get(pol).is_some_and(|x| x.bits.get(bit)) {
+                for &pol in &role.policies {
+                    if let Some(pe) = self.policies.get(pol).filter(|x| x.live && x.bits.get(bit)) {
                         grants.push(Grant {
                             via_team,
-                            scope: s,
-                            role_id: *role_id,
-                            policy_id: Some(*pol),
+                            scope: ms,
+                            role_id: role.id,
+                            policy_id: Some(pe.id),
                         });
                     }
                 }
@@ -146,9 +149,12 @@ impl Index {
                 denial: None,
             };
         }
-        let would_grant = ignored
-            .iter()
-            .any(|r| self.roles.get(r).is_some_and(|x| x.effective.get(bit)));
+        let would_grant = ignored.iter().any(|id| {
+            self.role_ids
+                .get(id)
+                .and_then(|r| self.roles.get(r))
+                .is_some_and(|x| x.effective.get(bit))
+        });
         let denial = if would_grant || (held.is_empty() && !ignored.is_empty()) {
             Denial::RestrictedProject {
                 ignored_roles: ignored,
@@ -167,54 +173,55 @@ impl Index {
         let Some(bit) = self.permission_bit(permission) else {
             return vec![];
         };
-        let restricted = match scope.project_id {
-            Some(p) => match self.projects.get(&p) {
-                Some(e) if e.org_id == scope.org_id => e.restricted,
-                _ => return vec![],
-            },
-            None if self.orgs.contains(&scope.org_id) => false,
-            None => return vec![],
+        let Some(t) = self.target(scope) else {
+            return vec![];
         };
         let mut out: BTreeMap<Principal, Holder> = BTreeMap::new();
-        let mut scopes = vec![(scope.org_id.0, true)];
-        if let Some(p) = scope.project_id {
-            scopes.push((p.0, false));
+        let mut scopes = vec![t.scope];
+        if t.scope != t.org {
+            scopes.push(t.org);
         }
-        for (key, is_org) in scopes {
-            for (p, role_id) in self.members_of_scope.get(&key).into_iter().flatten() {
-                let Some(role) = self.roles.get(role_id) else {
+        for s in scopes {
+            let inherited = s == t.org && t.scope != t.org;
+            let Some(se) = self.scopes.get(s) else {
+                continue;
+            };
+            for &(p, r) in &se.members {
+                let Some(role) = self.roles.get(r).filter(|x| x.live) else {
                     continue;
                 };
-                let honoured = !(is_org && restricted)
-                    || role.predefined.as_deref() == Some(self.owner_role_key.as_str());
-                if !honoured || !role.effective.get(bit) {
+                if (inherited && t.restricted && !role.owner) || !role.effective.get(bit) {
                     continue;
                 }
-                if let Principal::ApiKey(k) = p {
-                    if !matches!(self.api_keys.get(k), Some((s, true)) if s.org_id == scope.org_id)
-                    {
-                        continue;
+                let Some(pe) = self.principals.get(p) else {
+                    continue;
+                };
+                match pe.id {
+                    Principal::ApiKey(_) if !matches!(pe.key, Some((org, true)) if org == t.org) => {
+                        continue
                     }
+                    Principal::Team(_) if pe.team_org != Some(t.org) => continue,
+                    _ => {}
                 }
-                out.entry(*p)
+                out.entry(pe.id)
                     .or_insert_with(|| Holder {
-                        principal: *p,
+                        principal: pe.id,
                         via_teams: vec![],
                         direct: false,
                     })
                     .direct = true;
-                if let Principal::Team(t) = p {
-                    if self.teams.get(t) != Some(&scope.org_id) {
-                        continue;
-                    }
-                    for u in self.users_of_team.get(t).into_iter().flatten() {
-                        let h = out.entry(Principal::User(*u)).or_insert_with(|| Holder {
-                            principal: Principal::User(*u),
+                if let Principal::Team(tid) = pe.id {
+                    for &u in &pe.users {
+                        let Some(ue) = self.principals.get(u) else {
+                            continue;
+                        };
+                        let h = out.entry(ue.id).or_insert_with(|| Holder {
+                            principal: ue.id,
                             via_teams: vec![],
                             direct: false,
                         });
-                        if !h.via_teams.contains(t) {
-                            h.via_teams.push(*t);
+                        if !h.via_teams.contains(&tid) {
+                            h.via_teams.push(tid);
                         }
                     }
                 }
