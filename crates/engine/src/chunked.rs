@@ -46,7 +46,7 @@ impl<T: Clone> Chunked<T> {
 
     /// Appends and returns the new index.
     pub fn push(&mut self, value: T) -> u32 {
-        if self.len % CHUNK == 0 {
+        if self.len.is_multiple_of(CHUNK) {
             self.chunks.push(Arc::new(Vec::with_capacity(CHUNK)));
         }
         if let Some(last) = self.chunks.last_mut() {
