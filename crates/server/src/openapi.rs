@@ -14,13 +14,21 @@ pub fn document() -> Value {
 fn path_params(path: &str) -> Vec<Value> {
     path.split('/')
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .map(|name| {
-            json!({
+        .map(|name| match name {
+            // Teams are named by id or by key (a readable slug that is never a UUID).
+            "team" => json!({
+                "name": name,
+                "in": "path",
+                "required": true,
+                "description": "The team's id or its key",
+                "schema": {"type": "string"},
+            }),
+            _ => json!({
                 "name": name,
                 "in": "path",
                 "required": true,
                 "schema": {"type": "string", "format": "uuid"},
-            })
+            }),
         })
         .collect()
 }

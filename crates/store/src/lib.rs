@@ -30,6 +30,7 @@ mod page;
 mod policies;
 mod records;
 mod roles;
+mod teams;
 
 pub use access::{parse_email, BootstrapResult};
 pub use error::StoreError;
@@ -37,6 +38,9 @@ pub use feed::ChangeEntry;
 pub use keys::{ApiKeyAuth, NewSecret};
 pub use page::{Page, Paged};
 pub use records::*;
+pub use teams::{
+    derive_team_key, parse_team_key, NewTeam, TeamPatch, TeamRecord, TeamUserChange, TEAM_KEY_MAX,
+};
 
 /// A write's outcome: what was written and the revision it was committed at.
 #[derive(Debug, Clone)]
@@ -131,8 +135,11 @@ impl Store {
         Ok(rev.max(0) as u64)
     }
 
+    /// Starts a write transaction. `BEGIN IMMEDIATE` takes the write lock at once, so that a
+    /// writer in another process (`warden bootstrap`, a second store on the same file) makes
+    /// this one wait (busy timeout) instead of failing when its read would have to upgrade.
     pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(self.write.begin().await?)
+        Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// Appends the change-log entry and commits; returns the revision.

@@ -15,6 +15,7 @@ pub mod permissions;
 pub mod policies;
 pub mod projects;
 pub mod roles;
+pub mod teams;
 pub mod views;
 
 type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
@@ -113,5 +114,6 @@ pub fn table() -> Vec<Route> {
     t.extend(permissions::routes());
     t.extend(policies::routes());
     t.extend(roles::routes());
+    t.extend(teams::routes());
     t
 }
