@@ -73,6 +73,9 @@ async fn every_documented_operation_is_served_and_answers_as_documented() {
     let policy_id = policy["id"].as_str().unwrap().to_owned();
     let me = app.owner.get("/v1/me").await.unwrap().body;
     let owner_key = me["principal"].as_str().unwrap().to_owned();
+    let team = app.team("Docs Team").await;
+    let team_key = team["key"].as_str().unwrap().to_owned();
+    let user_id = app.add_user_to_org("docs@acme.test").await;
     let doc = app.anonymous().get("/openapi.json").await.unwrap().body;
     let mut checked = 0;
     for (method, path) in operations(&doc) {
@@ -84,7 +87,9 @@ async fn every_documented_operation_is_served_and_answers_as_documented() {
             .replace("{project}", &project)
             .replace("{id}", &policy_id)
             .replace("{principal}", &owner_key)
-            .replace("{permission}", "dataset:read");
+            .replace("{permission}", "dataset:read")
+            .replace("{team}", &team_key)
+            .replace("{user}", &user_id);
         let m = Method::from_bytes(method.as_bytes()).unwrap();
         let body = (m == Method::POST || m == Method::PATCH).then(|| json!({}));
         let m_is_delete = m == Method::DELETE;
@@ -93,7 +98,8 @@ async fn every_documented_operation_is_served_and_answers_as_documented() {
             // id must be not found, not unrouted.
             let url = url
                 .replace(&policy_id, "01900000-0000-7000-8000-000000000000")
-                .replace(&owner_key, "user:01900000-0000-7000-8000-000000000000");
+                .replace(&owner_key, "user:01900000-0000-7000-8000-000000000000")
+                .replace(&team_key, "no-such-team");
             let r = app.owner.send(m, &url, None, &[]).await.unwrap();
             assert_ne!(r.error_code(), Some("route_not_found"), "{method} {path}");
             assert_ne!(r.status, 405, "{method} {path}");

@@ -34,6 +34,7 @@ mod policies;
 mod records;
 mod roles;
 pub mod tables;
+mod teams;
 
 pub use access::{parse_email, BootstrapResult};
 pub use api_keys::{KeyPatch, KeyRecord};
@@ -44,6 +45,9 @@ pub use keys::{ApiKeyAuth, NewSecret};
 pub use members::{MemberFilter, MemberRecord};
 pub use page::{Page, Paged};
 pub use records::*;
+pub use teams::{
+    derive_team_key, parse_team_key, NewTeam, TeamPatch, TeamRecord, TeamUserChange, TEAM_KEY_MAX,
+};
 
 /// A write's outcome: what was written and the revision it was committed at.
 #[derive(Debug, Clone)]
@@ -138,9 +142,10 @@ impl Store {
         Ok(rev.max(0) as u64)
     }
 
+    /// Starts a write transaction. `BEGIN IMMEDIATE` takes the write lock at once, so that a
+    /// writer in another process (`warden bootstrap`, a second store on the same file) makes
+    /// this one wait (busy timeout) instead of failing when its read would have to upgrade.
     pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
-        // IMMEDIATE takes the write lock at once: a deferred transaction that read first could
-        // not upgrade when another process (`warden bootstrap`, a test) wrote meanwhile.
         Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
     }
 

@@ -189,6 +189,21 @@ impl Store {
         }
     }
 
+    /// Refuses a project scope whose project is not of the scope's org.
+    async fn check_scope(&self, tx: &mut Tx, scope: Scope) -> Result<(), StoreError> {
+        if let Some(p) = scope.project_id {
+            let found = sqlx::query("SELECT 1 AS x FROM projects WHERE id = ? AND org_id = ?")
+                .bind(p.to_string())
+                .bind(scope.org_id.to_string())
+                .fetch_optional(&mut **tx)
+                .await?;
+            if found.is_none() {
+                return Err(StoreError::not_found("project", p));
+            }
+        }
+        Ok(())
+    }
+
     async fn owner_count(&self, tx: &mut Tx, scope: Scope) -> Result<i64, StoreError> {
         let key = &self.catalogue.scope(scope.kind()).owner_role;
         let n: i64 = sqlx::query(
@@ -249,6 +264,8 @@ impl Store {
         role: &RoleRecord,
         caller_is_owner: bool,
     ) -> Result<Written<MemberRecord>, StoreError> {
+        let mut tx = self.begin().await?;
+        self.check_scope(&mut tx, scope).await?;
         if role.scope() != scope {
             return Err(StoreError::unprocessable(
                 "unknown_role",
@@ -260,7 +277,6 @@ impl Store {
                 json!({"field": "role_id"}),
             ));
         }
-        let mut tx = self.begin().await?;
         self.check_principal(&mut tx, scope, principal).await?;
         let before = self.member_in_tx(&mut tx, scope, principal).await?;
         let new_is_owner = self.is_owner_role(role);

@@ -20,6 +20,7 @@ pub mod permissions;
 pub mod policies;
 pub mod projects;
 pub mod roles;
+pub mod teams;
 pub mod views;
 
 type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
@@ -123,5 +124,6 @@ pub fn table() -> Vec<Route> {
     t.extend(audit::routes());
     t.extend(decisions::routes());
     t.extend(authzen::routes());
+    t.extend(teams::routes());
     t
 }

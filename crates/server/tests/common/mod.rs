@@ -127,6 +127,42 @@ impl TestApp {
     pub async fn revision(&self) -> u64 {
         self.store.revision().await.unwrap()
     }
+
+    /// Makes a user (created if new) belong to this org, through the store (there is no
+    /// members API yet); returns its id.
+    pub async fn add_user_to_org(&self, email: &str) -> String {
+        let org = warden_model::OrgId::parse(&self.org_id).unwrap();
+        self.store
+            .add_org_user_by_email("test", org, email)
+            .await
+            .expect("add user to org")
+            .to_string()
+    }
+
+    /// Creates a team in this org; returns its body.
+    pub async fn team(&self, name: &str) -> Value {
+        let r = self
+            .owner
+            .post(&self.org_path("/teams"), &json!({"name": name}))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        r.body
+    }
+
+    /// Waits until the server's engine has applied every committed revision, after writes
+    /// made through the store directly.
+    pub async fn synced(&self) {
+        let target = self.revision().await;
+        for _ in 0..400 {
+            let r = self.owner.get("/v1/me").await.unwrap();
+            if r.body["revision"].as_u64().unwrap_or(0) >= target {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the server's engine did not reach revision {target}");
+    }
 }
 
 /// Asserts a 4xx with the given status and code, and a message that is not empty.
