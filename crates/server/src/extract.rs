@@ -93,6 +93,7 @@ pub const DEFAULT_PAGE: u32 = 50;
 
 /// `?limit=&cursor=` of a list.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// How many items to return: 1 to 100, default 50.
     pub limit: Option<u32>,
