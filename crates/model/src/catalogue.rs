@@ -104,6 +104,14 @@ pub enum ScopeKind {
 }
 
 impl ScopeKind {
+    /// The word for it in messages: `organization` or `project`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            ScopeKind::Org => "organization",
+            ScopeKind::Project => "project",
+        }
+    }
+
     /// `org` or `project`.
     pub fn as_str(self) -> &'static str {
         match self {

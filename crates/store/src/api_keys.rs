@@ -139,7 +139,7 @@ impl Store {
                 format!(
                     "role `{}` is not a role of this {}",
                     role.name,
-                    scope.kind()
+                    scope.kind().noun()
                 ),
                 json!({"field": "role_id"}),
             ));

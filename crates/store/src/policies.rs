@@ -70,12 +70,12 @@ impl Store {
         let message = if predefined.is_some() {
             format!(
                 "`{existing}` is the name of a predefined {what} in this {}: choose another name",
-                scope.kind()
+                scope.kind().noun()
             )
         } else {
             format!(
                 "a {what} named `{existing}` already exists in this {}: choose another name",
-                scope.kind()
+                scope.kind().noun()
             )
         };
         Err(StoreError::conflict(

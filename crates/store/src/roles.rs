@@ -77,7 +77,7 @@ impl Store {
             "unknown_role",
             format!(
                 "no role of this {} is named `{}`; available: {}",
-                scope.kind(),
+                scope.kind().noun(),
                 id_or_name.chars().take(80).collect::<String>(),
                 shown.join(", ")
             ),
@@ -159,7 +159,7 @@ impl Store {
                 format!(
                     "{} policy id(s) are not policies of this {}: {}{}; list the scope's policies to find valid ids",
                     unknown.len(),
-                    scope.kind(),
+                    scope.kind().noun(),
                     listed.join(", "),
                     if unknown.len() > 20 { ", ..." } else { "" }
                 ),
@@ -173,7 +173,7 @@ impl Store {
                 format!(
                     "policies {} belong to another scope of this organization; a role may only use policies of its own {}",
                     listed.join(", "),
-                    scope.kind()
+                    scope.kind().noun()
                 ),
                 json!({"field": "policy_ids", "other_scope": elsewhere}),
             ));

@@ -692,7 +692,7 @@ impl Store {
                     "unknown_role",
                     format!(
                     "`{role}` is not a role of this {}: list the scope's roles to find a valid id",
-                    scope.kind()
+                    scope.kind().noun()
                 ),
                     json!({"field": "role_id", "role_id": role}),
                 ))

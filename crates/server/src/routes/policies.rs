@@ -182,9 +182,10 @@ pub fn resolve_permissions(
         ApiError::unprocessable(
             "unknown_permissions",
             format!(
-                "{} entr{} of `{field}` name no permission of the {kind} scope: {}{}; use ids or `resource:action` keys from GET .../permissions",
+                "{} entr{} of `{field}` name no permission of the {} scope: {}{}; use ids or `resource:action` keys from GET .../permissions",
                 unknown.len(),
                 if unknown.len() == 1 { "y" } else { "ies" },
+                kind.noun(),
                 shown.join(", "),
                 if unknown.len() > 20 { ", ..." } else { "" },
             ),
