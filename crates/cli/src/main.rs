@@ -1,5 +1,7 @@
-//! The `warden` command: runs the server, bootstraps an organization, and (later) talks to a
-//! running server as a client.
+//! The `warden` command: runs the server, bootstraps an organization, and talks to a running
+//! server as a client (`warden policies list`, `warden check ...`).
+
+mod remote;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,6 +17,8 @@ use warden_server::config::FileConfig;
 #[derive(Parser)]
 #[command(name = "warden", version, about)]
 struct Cli {
+    #[command(flatten)]
+    remote: remote::RemoteArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -27,6 +31,10 @@ enum Command {
     Bootstrap(BootstrapArgs),
     /// Print the catalogue in force (permissions and predefined roles) and exit.
     Catalog(StorageArgs),
+    /// Print a shell completion script: `warden completions bash > /etc/bash_completion.d/warden`.
+    Completions { shell: clap_complete::Shell },
+    #[command(flatten)]
+    Remote(remote::RemoteCommand),
 }
 
 /// Settings shared by the commands that open the database. Each falls back to the config
@@ -146,8 +154,16 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
+        Command::Remote(cmd) => remote::run(&cli.remote, cmd).await,
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "warden", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
+            Ok(0)
+        }
         Command::Serve(args) => {
             init_tracing();
             let settings = args.storage.settings()?;
@@ -174,7 +190,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 })?;
             eprintln!("warden listening on http://{}", listener.local_addr()?);
             app.serve(listener, shutdown_signal()).await?;
-            Ok(())
+            Ok(0)
         }
         Command::Bootstrap(args) => {
             let settings = args.storage.settings()?;
@@ -196,7 +212,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 result.user_id
             );
             println!("{}", result.secret);
-            Ok(())
+            Ok(0)
         }
         Command::Catalog(args) => {
             let cat = load_catalogue(&args.settings()?.catalog)?;
@@ -219,7 +235,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     );
                 }
             }
-            Ok(())
+            Ok(0)
         }
     }
 }
@@ -228,10 +244,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
+        // A reader that stopped early (`| head`) is not an error of ours.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            // One line, so that scripts can log it as is.
+            let message = format!("{e:#}").replace('\n', " ");
+            eprintln!("error: {message}");
+            ExitCode::from(1)
         }
     }
 }

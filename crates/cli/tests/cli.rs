@@ -250,3 +250,195 @@ async fn a_config_file_sets_the_database_and_refuses_unknown_keys() {
         "the file's catalogue is used"
     );
 }
+
+/// Runs a client command against `server` with `key`; returns (exit code, stdout, stderr).
+fn client(server: &Server, key: &str, args: &[&str]) -> (i32, String, String) {
+    let out = warden()
+        .args(args)
+        .env("WARDEN_BASE_URL", &server.base)
+        .env("WARDEN_API_KEY", key)
+        .output()
+        .expect("run warden");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json_of(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[test]
+fn the_cli_manages_policies_roles_members_and_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[]);
+    let out = bootstrap(dir.path(), "Acme", &[]);
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let run = |args: &[&str]| client(&server, &key, args);
+
+    let (code, out, _) = run(&["permissions", "list", "--resource", "dataset"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.lines().next().unwrap().starts_with("KEY"),
+        "a table with headers: {out}"
+    );
+    assert!(out.contains("dataset:update"));
+
+    let (code, out, err) = run(&[
+        "policies",
+        "create",
+        "Dataset Editor",
+        "--permission",
+        "dataset:read,dataset:update",
+        "--description",
+        "Can edit datasets",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let policy = json_of(&out);
+    assert_eq!(
+        policy["permissions"],
+        json!(["dataset:read", "dataset:update"])
+    );
+    let policy_id = policy["id"].as_str().unwrap().to_owned();
+
+    let (code, _, err) = run(&[
+        "policies",
+        "create",
+        "dataset editor",
+        "--permission",
+        "dataset:read",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("409") && err.contains("name_taken"), "{err}");
+
+    let (code, out, err) = run(&[
+        "roles",
+        "create",
+        "Data Scientist",
+        "--policy",
+        &policy_id,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        json_of(&out)["effective_permissions"],
+        json!(["dataset:read", "dataset:update"])
+    );
+    let (code, out, _) = run(&["roles", "get", "data scientist", "--output", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(json_of(&out)["name"], "Data Scientist");
+    let (code, _, err) = run(&["roles", "get", "Nobody"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("available") && err.contains("Data Scientist"),
+        "{err}"
+    );
+    let (code, out, _) = run(&["roles", "list", "--predefined", "true", "--output", "json"]);
+    assert_eq!(code, 0);
+    let names: Vec<String> = json_of(&out)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["Owner", "Admin", "Member"]);
+    let (code, _, err) = run(&["roles", "update", "Data Scientist", "--name", "Scientist"]);
+    assert_eq!(code, 0, "{err}");
+
+    let (code, out, err) = run(&["projects", "create", "Chatbot", "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let project = json_of(&out)["id"].as_str().unwrap().to_owned();
+    let (code, out, err) = run(&[
+        "api-keys",
+        "create",
+        "ingest",
+        "--role",
+        "Member",
+        "--project",
+        &project,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let created = json_of(&out);
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let key_principal = format!("api_key:{}", created["id"].as_str().unwrap());
+    let (code, out, _) = run(&["api-keys", "list", "--project", &project]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("ingest") && !out.contains(&secret),
+        "the secret is shown once: {out}"
+    );
+
+    let (code, out, _) = run(&["members", "list", "--project", &project, "--output", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(json_of(&out)[0]["principal"], key_principal.as_str());
+
+    let (code, out, _) = run(&[
+        "check",
+        &key_principal,
+        "dataset:read",
+        "--project",
+        &project,
+    ]);
+    assert_eq!(code, 0, "allowed exits 0");
+    assert!(out.starts_with("allowed"));
+    let (code, out, _) = run(&[
+        "check",
+        &key_principal,
+        "project:delete",
+        "--project",
+        &project,
+    ]);
+    assert_eq!(code, 3, "denied exits 3");
+    assert!(out.starts_with("denied"));
+    let (code, out, _) = run(&[
+        "explain",
+        &key_principal,
+        "dataset:read",
+        "--project",
+        &project,
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("role `Member`"), "{out}");
+
+    let (code, out, _) = run(&["audit", "list", "--limit", "2", "--output", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(json_of(&out).as_array().unwrap().len(), 2);
+    let (code, _, err) = run(&["policies", "delete", &policy_id]);
+    assert_eq!(code, 1);
+    assert!(err.contains("in_use"), "{err}");
+    let (code, _, err) = run(&["policies", "delete", &policy_id, "--cascade"]);
+    assert_eq!(code, 0, "{err}");
+
+    let out = warden()
+        .args(["me"])
+        .env("WARDEN_BASE_URL", &server.base)
+        .env_remove("WARDEN_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WARDEN_API_KEY"));
+    let (code, _, err) = client(&server, "wdn_wrong", &["me"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("401"), "{err}");
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = warden().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success());
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains("policies") && script.contains("api-keys"),
+            "{shell}"
+        );
+    }
+}
