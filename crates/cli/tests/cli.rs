@@ -51,6 +51,7 @@ fn serve(dir: &std::path::Path, extra: &[&str]) -> Server {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("warden serve did not print its address");
 }
 

@@ -29,7 +29,7 @@ pub mod respond;
 pub mod routes;
 pub mod state;
 
-pub use state::AppState;
+pub use state::{AppState, InvitationSettings};
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -44,6 +44,8 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// How often the change log is polled for writes made by other processes.
     pub follow_every: Duration,
+    /// How long an invitation can be accepted after it is sent (or resent).
+    pub invitation_lifetime: Duration,
 }
 
 impl ServerConfig {
@@ -55,6 +57,7 @@ impl ServerConfig {
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             follow_every: Duration::from_millis(500),
+            invitation_lifetime: Duration::from_secs(7 * 24 * 60 * 60),
         }
     }
 }
@@ -68,7 +71,17 @@ pub struct App {
 /// Opens the store, loads the engine.
 pub async fn build(config: ServerConfig) -> Result<App, warden_store::StoreError> {
     let store = Store::open(&config.database, config.catalogue.clone()).await?;
-    let state = AppState::new(store, config.catalogue.clone()).await?;
+    // Lifetimes are capped at a century, so that an expiry date can always be written.
+    let century = time::Duration::days(36_525);
+    let lifetime = time::Duration::try_from(config.invitation_lifetime)
+        .unwrap_or(century)
+        .min(century);
+    let state = AppState::new(
+        store,
+        config.catalogue.clone(),
+        InvitationSettings { lifetime },
+    )
+    .await?;
     Ok(App { state, config })
 }
 

@@ -24,16 +24,37 @@ pub(crate) struct Inner {
     pub store: Store,
     pub catalogue: Arc<Catalogue>,
     pub engine: Follower,
+    pub invitations: InvitationSettings,
+}
+
+/// How invitations behave in this deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvitationSettings {
+    /// How long an invitation (and each resend of it) can be accepted.
+    pub lifetime: time::Duration,
+}
+
+impl Default for InvitationSettings {
+    fn default() -> Self {
+        InvitationSettings {
+            lifetime: time::Duration::days(7),
+        }
+    }
 }
 
 impl AppState {
     /// Loads the engine from the store and returns the state.
-    pub async fn new(store: Store, catalogue: Arc<Catalogue>) -> Result<Self, StoreError> {
+    pub async fn new(
+        store: Store,
+        catalogue: Arc<Catalogue>,
+        invitations: InvitationSettings,
+    ) -> Result<Self, StoreError> {
         let engine = Follower::load(&store, &catalogue).await?;
         Ok(AppState(Arc::new(Inner {
             store,
             catalogue,
             engine,
+            invitations,
         })))
     }
 
@@ -43,6 +64,11 @@ impl AppState {
 
     pub fn catalogue(&self) -> &Catalogue {
         &self.0.catalogue
+    }
+
+    /// How invitations behave.
+    pub fn invitations(&self) -> InvitationSettings {
+        self.0.invitations
     }
 
     /// The engine's current snapshot.

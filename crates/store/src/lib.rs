@@ -24,9 +24,11 @@ mod access;
 mod catalog_rows;
 mod error;
 mod feed;
+mod invitations;
 mod keys;
 mod orgs;
 mod page;
+mod passwords;
 mod policies;
 mod records;
 mod roles;
@@ -34,6 +36,10 @@ mod roles;
 pub use access::{parse_email, BootstrapResult};
 pub use error::StoreError;
 pub use feed::ChangeEntry;
+pub use invitations::{
+    AcceptedInvitation, CreatedInvitations, InvitationRecord, InvitationToken, IssuedInvitation,
+    SkippedEmail, INVITATION_STATUSES,
+};
 pub use keys::{ApiKeyAuth, NewSecret};
 pub use page::{Page, Paged};
 pub use records::*;

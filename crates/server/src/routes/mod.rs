@@ -10,6 +10,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 use crate::state::AppState;
 
+pub mod invitations;
 pub mod meta;
 pub mod permissions;
 pub mod policies;
@@ -113,5 +114,6 @@ pub fn table() -> Vec<Route> {
     t.extend(permissions::routes());
     t.extend(policies::routes());
     t.extend(roles::routes());
+    t.extend(invitations::routes());
     t
 }
