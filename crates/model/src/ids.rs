@@ -92,6 +92,8 @@ id_type!(/// A policy (predefined or custom).
     PolicyId, "policy");
 id_type!(/// An API key.
     ApiKeyId, "API key");
+id_type!(/// An invitation to join an organization or a project.
+    InvitationId, "invitation");
 id_type!(/// A permission. Derived from scope and key, see [`crate::Catalogue`].
     PermissionId, "permission");
 

@@ -18,7 +18,8 @@ pub use catalogue::{
 };
 pub use effect::Effect;
 pub use ids::{
-    ApiKeyId, IdError, OrgId, PermissionId, PolicyId, ProjectId, RoleId, TeamId, UserId,
+    ApiKeyId, IdError, InvitationId, OrgId, PermissionId, PolicyId, ProjectId, RoleId, TeamId,
+    UserId,
 };
 pub use names::{Description, Name, NameError};
 pub use principal::{Principal, PrincipalError};

@@ -30,7 +30,7 @@ pub mod respond;
 pub mod routes;
 pub mod state;
 
-pub use state::AppState;
+pub use state::{AppState, InvitationSettings};
 
 /// How the server runs.
 #[derive(Debug, Clone)]

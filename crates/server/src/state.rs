@@ -27,18 +27,41 @@ pub(crate) struct Inner {
     pub catalogue: Arc<Catalogue>,
     pub engine: Follower,
     pub config: ServerConfig,
+    pub invitations: InvitationSettings,
+}
+
+/// How invitations behave in this deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvitationSettings {
+    /// How long an invitation (and each resend of it) can be accepted.
+    pub lifetime: time::Duration,
+}
+
+impl Default for InvitationSettings {
+    fn default() -> Self {
+        InvitationSettings {
+            lifetime: time::Duration::days(7),
+        }
+    }
 }
 
 impl AppState {
     /// Loads the engine from the store and returns the state.
     pub async fn new(store: Store, config: ServerConfig) -> Result<Self, StoreError> {
         let catalogue = config.catalogue.clone();
+        // Lifetimes are capped at a century, so that an expiry date can always be written.
+        let century = time::Duration::days(36_525);
+        let lifetime = time::Duration::try_from(config.invitation_lifetime)
+            .unwrap_or(century)
+            .min(century);
+        let invitations = InvitationSettings { lifetime };
         let engine = Follower::load(&store, &catalogue).await?;
         Ok(AppState(Arc::new(Inner {
             store,
             catalogue,
             engine,
             config,
+            invitations,
         })))
     }
 
@@ -73,6 +96,11 @@ impl AppState {
 
     pub fn catalogue(&self) -> &Catalogue {
         &self.0.catalogue
+    }
+
+    /// How invitations behave.
+    pub fn invitations(&self) -> InvitationSettings {
+        self.0.invitations
     }
 
     /// The engine's current snapshot.

@@ -26,10 +26,12 @@ mod audit;
 mod catalog_rows;
 mod error;
 mod feed;
+mod invitations;
 mod keys;
 mod members;
 mod orgs;
 mod page;
+mod passwords;
 mod policies;
 mod records;
 mod roles;
@@ -41,6 +43,10 @@ pub use api_keys::{KeyPatch, KeyRecord};
 pub use audit::{AuditEvent, AuditFilter};
 pub use error::StoreError;
 pub use feed::ChangeEntry;
+pub use invitations::{
+    AcceptedInvitation, CreatedInvitations, InvitationRecord, InvitationToken, IssuedInvitation,
+    SkippedEmail, INVITATION_STATUSES,
+};
 pub use keys::{ApiKeyAuth, NewSecret};
 pub use members::{MemberFilter, MemberRecord};
 pub use page::{Page, Paged};

@@ -49,7 +49,8 @@ fn scope_of(org: OrgId, project: Option<uuid::Uuid>) -> Scope {
 
 impl Store {
     /// Reads an org's access tables in one read transaction (so that no write lands between
-    /// two of its queries). An org that does not exist reads as empty tables.
+    /// two of its queries). An org that does not exist reads as empty tables. Rows are found
+    /// through their `scope_id` (the org and its projects), which the indexes cover.
     pub async fn org_tables(&self, org: OrgId) -> Result<OrgTables, StoreError> {
         let mut tx = self.read.begin().await?;
         let o = org.to_string();
@@ -72,30 +73,29 @@ impl Store {
         {
             t.users.push(UserId(uuid_col(&r, "user_id")?));
         }
-        for r in sqlx::query("SELECT id FROM teams WHERE org_id = ? ORDER BY id")
-            .bind(&o)
-            .fetch_all(&mut *tx)
-            .await?
-        {
-            t.teams.push(TeamId(uuid_col(&r, "id")?));
-        }
+        // Teams with their users (a team without users reads as one row with a NULL user).
         for r in sqlx::query(
-            "SELECT tu.team_id, tu.user_id FROM team_users tu JOIN teams t ON t.id = tu.team_id
-             WHERE t.org_id = ? ORDER BY tu.team_id, tu.user_id",
+            "SELECT t.id, tu.user_id FROM teams t LEFT JOIN team_users tu ON tu.team_id = t.id
+             WHERE t.org_id = ? ORDER BY t.id, tu.user_id",
         )
         .bind(&o)
         .fetch_all(&mut *tx)
         .await?
         {
-            t.team_users.push((
-                TeamId(uuid_col(&r, "team_id")?),
-                UserId(uuid_col(&r, "user_id")?),
-            ));
+            let team = TeamId(uuid_col(&r, "id")?);
+            if t.teams.last() != Some(&team) {
+                t.teams.push(team);
+            }
+            if let Some(u) = opt_uuid_col(&r, "user_id")? {
+                t.team_users.push((team, UserId(u)));
+            }
         }
         for r in sqlx::query(
             "SELECT project_id, principal_type, principal_id, role_id FROM memberships
-             WHERE org_id = ? ORDER BY scope_id, principal_type, principal_id",
+             WHERE scope_id IN (SELECT ? UNION ALL SELECT id FROM projects WHERE org_id = ?)
+             ORDER BY scope_id, principal_type, principal_id",
         )
+        .bind(&o)
         .bind(&o)
         .fetch_all(&mut *tx)
         .await?
@@ -125,45 +125,37 @@ impl Store {
             ));
         }
 
-        // Policies: custom ones from their rows, predefined ones from the catalogue.
-        let mut custom_policy_perms: HashMap<PolicyId, BTreeSet<String>> = HashMap::new();
+        // Policies: custom ones with their permission rows, predefined ones from the catalogue.
         for r in sqlx::query(
-            "SELECT pp.policy_id, pp.permission FROM policy_permissions pp
-             JOIN policies p ON p.id = pp.policy_id WHERE p.org_id = ?",
+            "SELECT p.id, p.project_id, p.predefined_key, pp.permission FROM policies p
+             LEFT JOIN policy_permissions pp ON pp.policy_id = p.id
+             WHERE p.scope_id IN (SELECT ? UNION ALL SELECT id FROM projects WHERE org_id = ?)",
         )
+        .bind(&o)
         .bind(&o)
         .fetch_all(&mut *tx)
         .await?
         {
-            custom_policy_perms
-                .entry(PolicyId(uuid_col(&r, "policy_id")?))
-                .or_default()
-                .insert(r.try_get("permission")?);
-        }
-        for r in sqlx::query("SELECT id, project_id, predefined_key FROM policies WHERE org_id = ?")
-            .bind(&o)
-            .fetch_all(&mut *tx)
-            .await?
-        {
             let id = PolicyId(uuid_col(&r, "id")?);
-            let kind = kind_of(opt_uuid_col(&r, "project_id")?);
-            let perms = match r.try_get::<Option<String>, _>("predefined_key")? {
-                Some(key) => self
-                    .catalogue
-                    .scope(kind)
-                    .policy(&key)
-                    .map(|p| p.permissions.iter().cloned().collect())
-                    .unwrap_or_default(),
-                None => custom_policy_perms.remove(&id).unwrap_or_default(),
-            };
-            t.policy_perms.insert(id, perms);
+            let perms = t.policy_perms.entry(id).or_default();
+            match r.try_get::<Option<String>, _>("predefined_key")? {
+                Some(key) => {
+                    let kind = kind_of(opt_uuid_col(&r, "project_id")?);
+                    if let Some(p) = self.catalogue.scope(kind).policy(&key) {
+                        perms.extend(p.permissions.iter().cloned());
+                    }
+                }
+                None => perms.extend(r.try_get::<Option<String>, _>("permission")?),
+            }
         }
 
         // Roles: their policies, their inline permissions, and what they grant in all.
         for r in sqlx::query(
-            "SELECT rp.role_id, rp.policy_id FROM role_policies rp JOIN roles r ON r.id = rp.role_id
-             WHERE r.org_id = ? ORDER BY rp.role_id, rp.position",
+            "SELECT rp.role_id, rp.policy_id FROM roles r JOIN role_policies rp ON rp.role_id = r.id
+             WHERE r.scope_id IN (SELECT ? UNION ALL SELECT id FROM projects WHERE org_id = ?)
+             ORDER BY rp.role_id, rp.position",
         )
+        .bind(&o)
         .bind(&o)
         .fetch_all(&mut *tx)
         .await?
@@ -173,29 +165,35 @@ impl Store {
                 .or_default()
                 .push(PolicyId(uuid_col(&r, "policy_id")?));
         }
+        // Roles with their inline permission rows (a role without any reads as one row with
+        // a NULL permission).
         let mut custom_inline: HashMap<RoleId, BTreeSet<String>> = HashMap::new();
+        let mut roles: Vec<(RoleId, Option<uuid::Uuid>, Option<String>)> = Vec::new();
         for r in sqlx::query(
-            "SELECT rp.role_id, rp.permission FROM role_permissions rp JOIN roles r ON r.id = rp.role_id
-             WHERE r.org_id = ?",
+            "SELECT r.id, r.project_id, r.predefined_key, rp.permission FROM roles r
+             LEFT JOIN role_permissions rp ON rp.role_id = r.id
+             WHERE r.scope_id IN (SELECT ? UNION ALL SELECT id FROM projects WHERE org_id = ?)
+             ORDER BY r.id",
         )
+        .bind(&o)
         .bind(&o)
         .fetch_all(&mut *tx)
         .await?
         {
-            custom_inline
-                .entry(RoleId(uuid_col(&r, "role_id")?))
-                .or_default()
-                .insert(r.try_get("permission")?);
-        }
-        for r in sqlx::query("SELECT id, project_id, predefined_key FROM roles WHERE org_id = ?")
-            .bind(&o)
-            .fetch_all(&mut *tx)
-            .await?
-        {
             let id = RoleId(uuid_col(&r, "id")?);
-            let project = opt_uuid_col(&r, "project_id")?;
+            if roles.last().map(|x| x.0) != Some(id) {
+                roles.push((
+                    id,
+                    opt_uuid_col(&r, "project_id")?,
+                    r.try_get("predefined_key")?,
+                ));
+            }
+            if let Some(k) = r.try_get::<Option<String>, _>("permission")? {
+                custom_inline.entry(id).or_default().insert(k);
+            }
+        }
+        for (id, project, predefined) in roles {
             let cat = self.catalogue.scope(kind_of(project));
-            let predefined: Option<String> = r.try_get("predefined_key")?;
             let (inline, grants) = match predefined.as_deref().map(|k| cat.role(k)) {
                 Some(Some(role)) => (
                     role.permissions.iter().cloned().collect(),

@@ -14,6 +14,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod authzen;
 pub mod decisions;
+pub mod invitations;
 pub mod members;
 pub mod meta;
 pub mod permissions;
@@ -125,5 +126,6 @@ pub fn table() -> Vec<Route> {
     t.extend(decisions::routes());
     t.extend(authzen::routes());
     t.extend(teams::routes());
+    t.extend(invitations::routes());
     t
 }

@@ -58,6 +58,43 @@ pub async fn spawn_app_with(catalogue: Catalogue) -> TestApp {
     }
 }
 
+/// Starts a server with a given catalogue and a configuration changed by `configure` (such
+/// as a short invitation lifetime), and bootstraps the org `Acme`.
+pub async fn spawn_app_with_config(
+    catalogue: Catalogue,
+    configure: impl FnOnce(&mut warden_server::ServerConfig),
+) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}", dir.path().join("warden.db").display());
+    let catalogue = Arc::new(catalogue);
+    let store = warden_store::Store::open(&db, catalogue.clone())
+        .await
+        .expect("open store");
+    let boot = store
+        .bootstrap(&Name::parse("org", "Acme").unwrap(), "owner@acme.test")
+        .await
+        .expect("bootstrap");
+    let mut config = warden_server::ServerConfig::new(db, catalogue);
+    configure(&mut config);
+    let app = warden_server::build(config).await.expect("build app");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.serve(listener, async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        owner: Client::new(base.clone(), Some(boot.secret)),
+        base,
+        org_id: boot.org_id.to_string(),
+        store,
+        _dir: dir,
+        _shutdown: tx,
+    }
+}
+
 impl TestApp {
     /// A client without a key.
     pub fn anonymous(&self) -> Client {
