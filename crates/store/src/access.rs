@@ -248,6 +248,41 @@ impl Store {
         })
     }
 
+    /// Checks a user's email and password; returns the user and the orgs it belongs to, or
+    /// `None` when the email is unknown, has no password, or the password is wrong (the
+    /// caller must not tell these apart, so that emails cannot be probed).
+    pub async fn check_password(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<Option<(UserId, Vec<OrgId>)>, StoreError> {
+        let row = sqlx::query("SELECT id, password_hash FROM users WHERE email_key = ?")
+            .bind(email.trim().to_lowercase())
+            .fetch_optional(&self.read)
+            .await?;
+        let Some(row) = row else {
+            // Spend the same time as a real check, so that unknown emails cannot be told
+            // apart by timing.
+            let _ = crate::passwords::hash_password(password).await;
+            return Ok(None);
+        };
+        let Some(stored) = row.try_get::<Option<String>, _>("password_hash")? else {
+            return Ok(None);
+        };
+        if !crate::passwords::verify_password(password, &stored).await? {
+            return Ok(None);
+        }
+        let user = UserId(uuid_col(&row, "id")?);
+        let orgs = sqlx::query("SELECT org_id FROM org_users WHERE user_id = ? ORDER BY org_id")
+            .bind(user.to_string())
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|r| uuid_col(r, "org_id").map(OrgId))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some((user, orgs)))
+    }
+
     /// The role `principal` holds directly in `scope`.
     pub async fn membership(
         &self,

@@ -18,7 +18,9 @@ use sqlx::Row;
 use time::format_description::FormatItem;
 use time::macros::format_description;
 use time::OffsetDateTime;
-use warden_model::{InvitationId, Name, OrgId, Principal, ProjectId, RoleId, Scope, UserId};
+use warden_model::{
+    Effect, InvitationId, Name, OrgId, Principal, ProjectId, RoleId, Scope, TeamId, UserId,
+};
 
 use crate::access::parse_email;
 use crate::catalog_rows::{opt_uuid_col, uuid_col};
@@ -99,6 +101,17 @@ pub struct SkippedEmail {
 pub struct CreatedInvitations {
     pub created: Vec<IssuedInvitation>,
     pub skipped: Vec<SkippedEmail>,
+}
+
+/// What a deployment gives users when they arrive (from its settings).
+#[derive(Debug, Clone, Default)]
+pub struct Arrival {
+    /// Emails that become org Owners.
+    pub admins: Vec<String>,
+    /// The org role (catalogue key or name) for users who hold none.
+    pub default_org_role: Option<String>,
+    /// The key of the team every arriving user joins.
+    pub default_team: Option<String>,
 }
 
 /// What accepting an invitation made.
@@ -566,6 +579,7 @@ impl Store {
         token: &str,
         name: &Name,
         password: &str,
+        arrival: &Arrival,
     ) -> Result<Written<AcceptedInvitation>, StoreError> {
         let token_hash = hash_secret(token);
         // The slow password work happens before the write transaction, so that it never
@@ -657,6 +671,11 @@ impl Store {
         let effect = self
             .put_membership(&mut tx, scope, principal, before.role_id)
             .await?;
+        let mut effects = vec![effect];
+        effects.extend(
+            self.arrive(&mut tx, scope.org_id, user_id, &before.email, arrival)
+                .await?,
+        );
         sqlx::query(
             "UPDATE invitations SET status = 'accepted', accepted_at = ?, accepted_user_id = ?, updated_at = ?, version = version + 1 WHERE id = ?",
         )
@@ -680,7 +699,7 @@ impl Store {
                 "user": {"id": user.id, "email": user.email, "name": user.name, "password_set": new_hash.is_some(), "joined_org": joined_org},
                 "membership": {"scope": scope, "principal": principal, "role_id": after.role_id},
             })),
-            effects: vec![effect],
+            effects,
         };
         let revision = self.commit(tx, change).await?;
         Ok(Written {
@@ -693,6 +712,86 @@ impl Store {
             },
             revision,
         })
+    }
+
+    /// What a deployment gives a user on arrival (inside the acceptance's transaction): the
+    /// org Owner role to configured admins, the default org role to a user who holds no org
+    /// role, and a place in the default team.
+    async fn arrive(
+        &self,
+        tx: &mut Tx,
+        org: OrgId,
+        user: UserId,
+        email: &str,
+        arrival: &Arrival,
+    ) -> Result<Vec<Effect>, StoreError> {
+        let mut effects = Vec::new();
+        let org_scope = Scope::org(org);
+        let principal = Principal::User(user);
+        let holds_org_role = sqlx::query(
+            "SELECT 1 AS x FROM memberships WHERE scope_id = ? AND principal_type = 'user' AND principal_id = ?",
+        )
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some();
+        let wanted = if arrival
+            .admins
+            .iter()
+            .any(|a| a.trim().eq_ignore_ascii_case(email.trim()))
+        {
+            Some(self.catalogue.org.owner_role.clone())
+        } else if !holds_org_role {
+            arrival.default_org_role.clone()
+        } else {
+            None
+        };
+        if let Some(role) = wanted {
+            let row = sqlx::query(
+                "SELECT id FROM roles WHERE scope_id = ? AND (predefined_key = ? OR name_key = ?)",
+            )
+            .bind(org.to_string())
+            .bind(&role)
+            .bind(role.trim().to_lowercase())
+            .fetch_optional(&mut **tx)
+            .await?;
+            match row {
+                Some(r) => {
+                    let id = RoleId(uuid_col(&r, "id")?);
+                    effects.push(self.put_membership(tx, org_scope, principal, id).await?);
+                }
+                None => {
+                    tracing::warn!(role = %role, "the configured arrival role is not a role of the organization")
+                }
+            }
+        }
+        if let Some(team) = &arrival.default_team {
+            let row = sqlx::query("SELECT id FROM teams WHERE org_id = ? AND key = ?")
+                .bind(org.to_string())
+                .bind(team)
+                .fetch_optional(&mut **tx)
+                .await?;
+            match row {
+                Some(r) => {
+                    let team_id = TeamId(uuid_col(&r, "id")?);
+                    sqlx::query("INSERT INTO team_users (team_id, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+                        .bind(team_id.to_string())
+                        .bind(user.to_string())
+                        .bind(now())
+                        .execute(&mut **tx)
+                        .await?;
+                    effects.push(Effect::PutTeamUser {
+                        team_id,
+                        user_id: user,
+                    });
+                }
+                None => {
+                    tracing::warn!(team = %team, "the configured default team does not exist in the organization")
+                }
+            }
+        }
+        Ok(effects)
     }
 
     async fn user_in_tx(&self, tx: &mut Tx, id: UserId) -> Result<UserRecord, StoreError> {
@@ -817,7 +916,7 @@ mod tests {
 
         let rev = s.revision().await.unwrap();
         let a = s
-            .accept_invitation(&token, &name("Ada"), "a long password")
+            .accept_invitation(&token, &name("Ada"), "a long password", &Arrival::default())
             .await
             .unwrap();
         assert_eq!(a.revision, rev + 1);
@@ -920,7 +1019,12 @@ mod tests {
         let id = first.invitation.id;
         assert_eq!(first.invitation.status, "expired");
         let err = s
-            .accept_invitation(first.token.expose(), &name("B"), "a long password")
+            .accept_invitation(
+                first.token.expose(),
+                &name("B"),
+                "a long password",
+                &Arrival::default(),
+            )
             .await
             .unwrap_err();
         assert!(

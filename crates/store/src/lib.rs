@@ -44,8 +44,8 @@ pub use audit::{AuditEvent, AuditFilter};
 pub use error::StoreError;
 pub use feed::ChangeEntry;
 pub use invitations::{
-    AcceptedInvitation, CreatedInvitations, InvitationRecord, InvitationToken, IssuedInvitation,
-    SkippedEmail, INVITATION_STATUSES,
+    AcceptedInvitation, Arrival, CreatedInvitations, InvitationRecord, InvitationToken,
+    IssuedInvitation, SkippedEmail, INVITATION_STATUSES,
 };
 pub use keys::{ApiKeyAuth, NewSecret};
 pub use members::{MemberFilter, MemberRecord};

@@ -513,7 +513,7 @@ async fn accept(
     check_password(&body.password)?;
     let w = state
         .store()
-        .accept_invitation(body.token.trim(), &name, &body.password)
+        .accept_invitation(body.token.trim(), &name, &body.password, &arrival(&state))
         .await
         .map_err(|e| match e {
             // The store's answer would name the token's lookup; say what to do instead.
@@ -548,4 +548,14 @@ async fn accept(
         Some(w.revision),
         None,
     ))
+}
+
+/// The deployment's arrival settings, as the store takes them.
+fn arrival(state: &AppState) -> warden_store::Arrival {
+    let auth = &state.config().auth;
+    warden_store::Arrival {
+        admins: auth.admins.clone(),
+        default_org_role: auth.default_org_role.clone(),
+        default_team: auth.default_team.clone(),
+    }
 }

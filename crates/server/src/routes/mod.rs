@@ -22,6 +22,7 @@ pub mod policies;
 pub mod projects;
 pub mod roles;
 pub mod teams;
+pub mod tokens;
 pub mod views;
 
 type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
@@ -126,6 +127,7 @@ pub fn table() -> Vec<Route> {
     t.extend(decisions::routes());
     t.extend(authzen::routes());
     t.extend(teams::routes());
+    t.extend(tokens::routes());
     t.extend(invitations::routes());
     t
 }
