@@ -185,8 +185,7 @@ pub fn run(report: &mut Report, ds: &DataSet, n: usize, seed: u64) -> Index {
     );
 
     write_visibility(report, ds, &swap);
-    let out = (*swap.load_full()).clone();
-    out
+    (*swap.load_full()).clone()
 }
 
 /// A `PutRole` on the role held by the most principals (org 0's Analyst), timed from the

@@ -11,6 +11,8 @@ use clap::{Args, Parser, Subcommand};
 use warden_model::{Catalogue, Name};
 use warden_server::config::FileConfig;
 
+mod bench_http;
+
 /// Warden: role-based access control for multi-tenant platforms.
 #[derive(Parser)]
 #[command(name = "warden", version, about)]
@@ -27,6 +29,16 @@ enum Command {
     Bootstrap(BootstrapArgs),
     /// Print the catalogue in force (permissions and predefined roles) and exit.
     Catalog(StorageArgs),
+    /// Benchmarks of a running server.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Create a data set through the API, then drive single and batch checks and the
+    /// constant-answer floor on keep-alive connections; print throughput, p50 and p99.
+    Http(bench_http::HttpArgs),
 }
 
 /// Settings shared by the commands that open the database. Each falls back to the config
@@ -198,6 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", result.secret);
             Ok(())
         }
+        Command::Bench(BenchCommand::Http(args)) => bench_http::run(args).await,
         Command::Catalog(args) => {
             let cat = load_catalogue(&args.settings()?.catalog)?;
             println!("catalogue `{}`: {}", cat.name, cat.description);
