@@ -237,6 +237,16 @@ fn write_visibility(report: &mut Report, ds: &DataSet, swap: &ArcSwap<Index>) {
             eprintln!("DISAGREEMENT: after the role change, a holder's `{toggled}` is {now}");
         }
     }
+    // Put the role back as the data set has it (untimed), so that later comparisons ask the
+    // same model.
+    revision += 1;
+    let mut next = (**swap.load()).clone();
+    next.apply(revision, &[ds.put_role(role, role.permissions.clone())]);
+    swap.store(Arc::new(next));
+    if swap.load().check(holder, toggled, in_org) {
+        report.disagreements += 1;
+        eprintln!("DISAGREEMENT: the role was put back, yet a holder still has `{toggled}`");
+    }
     times.sort();
     let median = times[times.len() / 2];
     report.target(
