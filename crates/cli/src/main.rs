@@ -13,6 +13,8 @@ use clap::{Args, Parser, Subcommand};
 use warden_model::{Catalogue, Name};
 use warden_server::config::FileConfig;
 
+mod bench_http;
+
 /// Warden: role-based access control for multi-tenant platforms.
 #[derive(Parser)]
 #[command(name = "warden", version, about)]
@@ -35,6 +37,16 @@ enum Command {
     Completions { shell: clap_complete::Shell },
     #[command(flatten)]
     Remote(remote::RemoteCommand),
+    /// Benchmarks of a running server.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Create a data set through the API, then drive single and batch checks and the
+    /// constant-answer floor on keep-alive connections; print throughput, p50 and p99.
+    Http(bench_http::HttpArgs),
 }
 
 /// Settings shared by the commands that open the database. Each falls back to the config
@@ -214,6 +226,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("{}", result.secret);
             Ok(0)
         }
+        Command::Bench(BenchCommand::Http(args)) => bench_http::run(args).await.map(|()| 0),
         Command::Catalog(args) => {
             let cat = load_catalogue(&args.settings()?.catalog)?;
             println!("catalogue `{}`: {}", cat.name, cat.description);

@@ -142,6 +142,36 @@ async fn decisions_stay_inside_the_callers_org() {
     let member = w.app.owner.with_key(k.body["secret"].as_str().unwrap());
     let r = check(&member, json!({"principal": format!("user:{}", w.ada), "permission": "dataset:read", "project_id": w.project})).await;
     assert_error(&r, 403, "forbidden");
+    let r = member
+        .post("/v1/check/constant", &json!({"principal": format!("user:{}", w.ada), "permission": "dataset:read", "project_id": w.project}))
+        .await
+        .unwrap();
+    assert_error(&r, 403, "forbidden");
+}
+
+#[tokio::test]
+async fn the_constant_floor_answers_allowed_at_revision_zero_without_deciding() {
+    let w = world().await;
+    // Bob holds nothing, yet the floor says allowed: it makes no decision.
+    let body = json!({"principal": format!("user:{}", w.bob), "permission": "dataset:delete", "project_id": w.project});
+    let r = w.app.owner.post("/v1/check/constant", &body).await.unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body, json!({"allowed": true, "revision": 0}));
+    // It reads the body like /v1/check does.
+    let r = w
+        .app
+        .owner
+        .post("/v1/check/constant", &json!({"principal": "nobody"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400);
+    let r = w
+        .app
+        .anonymous()
+        .post("/v1/check/constant", &body)
+        .await
+        .unwrap();
+    assert_error(&r, 401, "unauthenticated");
 }
 
 #[tokio::test]

@@ -32,6 +32,16 @@ pub fn routes() -> Vec<Route> {
             .perm("access:check")
             .body::<CheckRequest>()
             .reply::<CheckResponse>(200),
+        op(
+            Method::POST,
+            "/v1/check/constant",
+            "decisions",
+            "Benchmark floor: authenticated and read like /v1/check, but always answers allowed at revision 0 without deciding",
+            constant,
+        )
+        .perm("access:check")
+        .body::<CheckRequest>()
+        .reply::<CheckResponse>(200),
         op(Method::POST, "/v1/check/batch", "decisions", "Up to 1,000 checks, all answered at one revision", batch)
             .perm("access:check")
             .body::<BatchRequest>()
@@ -232,6 +242,41 @@ async fn check(
         &CheckResponse {
             allowed,
             revision: snapshot.revision(),
+        },
+        None,
+        None,
+    ))
+}
+
+/// The transport floor of `warden bench http`: the same router, middleware, authentication
+/// extractor, authorization of the caller (`access:check`) and body extractor as
+/// [`check`], and a constant answer instead of the decision. It answers nothing about
+/// the model, so it leaks nothing.
+async fn constant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(_body): Json<CheckRequest>,
+) -> Result<Response, ApiError> {
+    if !state.engine().check(
+        caller.principal(),
+        "access:check",
+        Scope::org(caller.org_id),
+    ) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "`{}` lacks the permission `access:check` in its organization; ask for a role that grants it",
+                caller.principal()
+            ),
+        )
+        .with_details(json!({"missing": ["access:check"]})));
+    }
+    Ok(respond::json(
+        StatusCode::OK,
+        &CheckResponse {
+            allowed: true,
+            revision: 0,
         },
         None,
         None,
