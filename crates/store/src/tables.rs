@@ -35,8 +35,9 @@ pub struct OrgTables {
     pub role_inline: HashMap<RoleId, BTreeSet<String>>,
     /// Which users are in which team.
     pub team_users: Vec<(TeamId, UserId)>,
-    /// The org's and its projects' role-holding API keys (personal keys, which act as their
-    /// user and hold no role, are left out): where each lives and whether it is valid.
+    /// The API keys that hold a role in the org or its projects: where each lives and
+    /// whether it is valid. Keys without a role (and personal keys, which act as their user)
+    /// hold nothing and are left out.
     pub api_keys: Vec<(ApiKeyId, Scope, bool)>,
 }
 
@@ -111,9 +112,17 @@ impl Store {
                 RoleId(uuid_col(&r, "role_id")?),
             ));
         }
+        // API keys through their memberships: `api_keys` has no index on `org_id`, and a key
+        // that holds no role holds nothing.
         for r in sqlx::query(
-            "SELECT id, project_id, valid FROM api_keys WHERE org_id = ? AND user_id IS NULL ORDER BY id",
+            "SELECT DISTINCT k.id, k.project_id, k.valid FROM memberships m
+             JOIN api_keys k ON k.id = m.principal_id
+             WHERE m.principal_type = 'api_key' AND k.org_id = ? AND k.user_id IS NULL
+               AND m.scope_id IN (SELECT ? UNION ALL SELECT id FROM projects WHERE org_id = ?)
+             ORDER BY k.id",
         )
+        .bind(&o)
+        .bind(&o)
         .bind(&o)
         .fetch_all(&mut *tx)
         .await?
