@@ -47,8 +47,8 @@ pub struct HttpArgs {
     /// Projects to create.
     #[arg(long, default_value_t = 20)]
     projects: usize,
-    /// Checks per batch request.
-    #[arg(long, default_value_t = 100)]
+    /// Checks per batch request (the API takes up to 1,000).
+    #[arg(long, default_value_t = 1000)]
     batch: usize,
     /// Seed of the data set and of the questions.
     #[arg(long, default_value_t = 7)]
@@ -376,7 +376,8 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
     eprintln!("data set created in {:.1} s", t.elapsed().as_secs_f64());
     let singles = leak((0..10_000).map(|_| question(&ds, &mut rng)).collect());
     let batches = leak(
-        (0..500)
+        // About 50,000 questions in all, so that memory stays small whatever the batch size.
+        (0..(50_000 / args.batch).clamp(20, 500))
             .map(|_| json!({"checks": (0..args.batch).map(|_| question(&ds, &mut rng)).collect::<Vec<_>>()}))
             .collect(),
     );

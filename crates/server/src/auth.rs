@@ -6,13 +6,17 @@
 //! in the engine. A handler cannot reach the store's scoped methods without an
 //! [`Authorized`] value, so it cannot skip the check.
 
+use std::sync::Arc;
+
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde_json::json;
+use warden_engine::Index;
 use warden_model::{ApiKeyId, OrgId, Principal, ProjectId, Scope, UserId};
 
 use crate::error::ApiError;
+use crate::keycache::CachedKey;
 use crate::state::AppState;
 
 /// An authenticated API key.
@@ -40,10 +44,6 @@ impl Caller {
     pub fn actor(&self) -> String {
         self.principal().to_string()
     }
-}
-
-fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -82,50 +82,68 @@ impl Caller {
             .ok_or_else(|| {
                 ApiError::unauthenticated("the `Authorization` header must be `Bearer <key>`")
             })?;
-        let key = state.store().find_api_key(secret).await?.ok_or_else(|| {
-            ApiError::unauthenticated("this API key is not valid: it is unknown or was deleted")
-        })?;
-        if !key.valid {
+        let key = Self::lookup(state, secret).await?;
+        let key_row = &key.key;
+        if !key_row.valid {
             return Err(ApiError::unauthenticated(
                 "this API key has been invalidated; use another key",
             )
-            .with_details(json!({"api_key_id": key.id})));
+            .with_details(json!({"api_key_id": key_row.id})));
         }
         let now = time::OffsetDateTime::now_utc();
-        if let Some(exp) = key.expires_at.as_deref() {
-            if parse_time(exp).is_some_and(|t| t <= now) {
+        if let Some(exp) = key.expires {
+            if exp <= now {
+                let shown = key_row.expires_at.as_deref().unwrap_or_default();
                 return Err(ApiError::unauthenticated(format!(
-                    "this API key expired at {exp}; create a new key"
+                    "this API key expired at {shown}; create a new key"
                 ))
-                .with_details(json!({"api_key_id": key.id, "expired_at": exp})));
+                .with_details(json!({"api_key_id": key_row.id, "expired_at": shown})));
             }
         }
         // Recording use costs a write; once a minute per key is precise enough.
-        let stale = key
-            .last_used_at
-            .as_deref()
-            .and_then(parse_time)
-            .is_none_or(|t| now - t > time::Duration::minutes(1));
-        if stale {
+        if key.claim_touch(now.unix_timestamp()) {
             let store = state.store().clone();
-            let id = key.id;
+            let id = key_row.id;
             tokio::spawn(async move {
                 if let Err(e) = store.touch_api_key(id).await {
                     tracing::warn!(error = %e, "could not record API key use");
                 }
             });
         }
-        // A key made by another process (`warden bootstrap`) may be newer than the engine.
-        if key.user_id.is_none() && !state.engine().has_api_key(key.id) {
-            state.catch_up().await?;
-        }
+        let key = key_row;
         Ok(Caller {
             key_id: key.id,
             org_id: key.org_id,
             project_id: key.project_id,
             user_id: key.user_id,
-            name: key.name,
+            name: key.name.clone(),
         })
+    }
+}
+
+impl Caller {
+    /// The key a secret belongs to: from the cache, or read from the store (and cached).
+    async fn lookup(state: &AppState, secret: &str) -> Result<Arc<CachedKey>, ApiError> {
+        let cache = state.keys();
+        let hash = warden_store::hash_secret(secret);
+        if let Some(hit) = cache.get(&hash) {
+            return Ok(hit);
+        }
+        let generation = cache.generation();
+        let row = state.store().find_api_key(secret).await?.ok_or_else(|| {
+            ApiError::unauthenticated("this API key is not valid: it is unknown or was deleted")
+        })?;
+        // A key made by another process (`warden bootstrap`) may be newer than the engine.
+        if row.user_id.is_none() && !state.engine().has_api_key(row.id) {
+            state.catch_up().await?;
+            if !state.engine().has_api_key(row.id) {
+                // Not yet in the engine: answer from the row, but do not keep it.
+                return Ok(Arc::new(CachedKey::from_row(row)));
+            }
+        }
+        let key = Arc::new(CachedKey::from_row(row));
+        cache.insert(hash, generation, key.clone());
+        Ok(key)
     }
 }
 
@@ -194,10 +212,15 @@ pub enum Named {
 impl Caller {
     /// Resolves a named scope inside the caller's org (404 otherwise).
     pub fn resolve_named(&self, state: &AppState, named: Named) -> Result<Scope, ApiError> {
+        self.resolve_in(&state.engine(), named)
+    }
+
+    /// [`Caller::resolve_named`] against a snapshot the handler already holds.
+    pub fn resolve_in(&self, index: &Index, named: Named) -> Result<Scope, ApiError> {
         match named {
             Named::Org(org) if org == self.org_id => Ok(Scope::org(org)),
             Named::Org(org) => Err(ApiError::not_found("organization", org)),
-            Named::Project(p) => match state.engine().project_org(p) {
+            Named::Project(p) => match index.project_org(p) {
                 Some(org) if org == self.org_id => Ok(Scope::project(org, p)),
                 _ => Err(ApiError::not_found("project", p)),
             },

@@ -49,18 +49,86 @@ fn json_rejection(r: JsonRejection) -> ApiError {
                 format!("the request body is not valid JSON: {inner}"),
             )
         }
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as JSON with the header `Content-Type: application/json`",
-        ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "the request body is larger than the server accepts; send less at once",
-        ),
+        JsonRejection::MissingJsonContentType(_) => unsupported_media_type(),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => body_too_large(),
         other => ApiError::new(other.status(), "invalid_body", other.body_text()),
     }
+}
+
+/// A JSON body kept as bytes, for handlers that parse it into borrowed fields with
+/// [`parse_json`] (large bodies, such as batches, without a copy of every string). The
+/// content type and size are checked as [`Json`] checks them.
+pub struct JsonBytes(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !json_content_type(req.headers()) {
+            return Err(unsupported_media_type());
+        }
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(JsonBytes(bytes)),
+            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(body_too_large()),
+            Err(r) => Err(ApiError::new(r.status(), "invalid_body", r.body_text())),
+        }
+    }
+}
+
+/// `application/json`, or any `application/...+json`, with or without parameters.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let Some((kind, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (sub.eq_ignore_ascii_case("json")
+            || sub.len() > 5 && sub[sub.len() - 5..].eq_ignore_ascii_case("+json"))
+}
+
+/// Parses a JSON body into `T`, which may borrow from it, with the errors of [`Json`].
+pub fn parse_json<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| body_error(e.inner().classify(), &e))?;
+    de.end().map_err(|e| body_error(e.classify(), &e))?;
+    Ok(value)
+}
+
+fn body_error(category: serde_json::error::Category, e: &dyn std::fmt::Display) -> ApiError {
+    if category == serde_json::error::Category::Data {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("the request body does not match the expected shape: {e}"),
+        )
+    } else {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("the request body is not valid JSON: {e}"),
+        )
+    }
+}
+
+fn body_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        "the request body is larger than the server accepts; send less at once",
+    )
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "send the body as JSON with the header `Content-Type: application/json`",
+    )
 }
 
 /// A query string, refused with a 400 naming the parameter when it does not parse.

@@ -25,6 +25,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
+mod keycache;
 pub mod openapi;
 pub mod respond;
 pub mod routes;

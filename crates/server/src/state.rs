@@ -16,6 +16,7 @@ use warden_engine::Index;
 use warden_model::Catalogue;
 use warden_store::{Store, StoreError};
 
+use crate::keycache::KeyCache;
 use crate::ServerConfig;
 
 /// Everything a handler needs. Cheap to clone.
@@ -103,6 +104,11 @@ impl AppState {
         self.0.invitations
     }
 
+    /// Authenticated keys, kept current with the engine.
+    pub(crate) fn keys(&self) -> &KeyCache {
+        &self.0.engine.keys
+    }
+
     /// The engine's current snapshot.
     pub fn engine(&self) -> Arc<Index> {
         self.0.engine.current.load_full()
@@ -144,6 +150,8 @@ impl AppState {
 /// Keeps the engine current.
 pub(crate) struct Follower {
     pub current: ArcSwap<Index>,
+    /// Emptied with every entry applied, before the snapshot that holds it is published.
+    pub keys: KeyCache,
     lock: Mutex<()>,
 }
 
@@ -155,6 +163,7 @@ impl Follower {
         tracing::info!(revision, effects = effects.len(), "engine loaded");
         Ok(Follower {
             current: ArcSwap::from_pointee(index),
+            keys: KeyCache::default(),
             lock: Mutex::new(()),
         })
     }
@@ -171,6 +180,8 @@ impl Follower {
             for entry in &entries {
                 next.apply(entry.revision, &entry.effects);
             }
+            // Any entry may have changed a key (every change to `api_keys` writes one).
+            self.keys.clear();
             self.current.store(Arc::new(next));
         }
     }

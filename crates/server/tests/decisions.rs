@@ -6,6 +6,7 @@
 mod common;
 
 use common::{assert_error, spawn_app, TestApp};
+use reqwest::Method;
 use serde_json::{json, Value};
 use warden_client::Client;
 use warden_model::{OrgId, UserId};
@@ -270,6 +271,99 @@ async fn a_batch_is_answered_at_one_revision_in_order() {
     let r = w.app.owner.post("/v1/check/batch", &json!({"checks": [{"principal": "x", "permission": "dataset:read", "project_id": w.project}]})).await.unwrap();
     assert_error(&r, 400, "invalid_principal");
     assert!(r.error_message().unwrap().contains("checks[0]"));
+}
+
+#[tokio::test]
+async fn a_batch_reads_escaped_strings_media_types_and_refuses_trailing_data() {
+    let w = world().await;
+    let path = "/v1/check/batch";
+    // `\u0075` is `u`, `\/` is `/`: strings with escapes answer as their plain forms do.
+    let body = format!(
+        r#"{{"checks": [{{"principal": "\u0075ser:{}", "permission": "dataset:read", "project_id": "{}"}}, {{"principal": "user:{}", "permission": "dataset\u003aupdate", "project_id": "{}"}}]}}"#,
+        w.ada, w.project, w.ada, w.project
+    );
+    for ct in [
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON",
+        "application/vnd.warden+json",
+    ] {
+        let r = w
+            .app
+            .owner
+            .send_raw(Method::POST, path, Some(ct), body.clone().into_bytes())
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{ct}: {:?}", r.body);
+        assert_eq!(r.body["results"][0]["allowed"], true, "{ct}");
+        assert_eq!(r.body["results"][1]["allowed"], true, "{ct}");
+    }
+    for ct in [
+        None,
+        Some("text/plain"),
+        Some("application/jsonx"),
+        Some("json"),
+    ] {
+        let r = w
+            .app
+            .owner
+            .send_raw(Method::POST, path, ct, body.clone().into_bytes())
+            .await
+            .unwrap();
+        assert_error(&r, 415, "unsupported_media_type");
+    }
+    let trailing = format!("{body} {{}}");
+    let r = w
+        .app
+        .owner
+        .send_raw(
+            Method::POST,
+            path,
+            Some("application/json"),
+            trailing.into_bytes(),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400, "invalid_json");
+    let r = w
+        .app
+        .owner
+        .send_raw(
+            Method::POST,
+            path,
+            Some("application/json"),
+            br#"{"checks": [{"principal": 7}]}"#.to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400, "invalid_body");
+    assert!(
+        r.error_message().unwrap().contains("checks[0].principal"),
+        "{:?}",
+        r.body
+    );
+    let r = w
+        .app
+        .owner
+        .post(
+            path,
+            &json!({"checks": [{"principal": format!("user:{}", w.ada), "permission": "dataset:read"}]}),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400, "invalid_scope");
+    assert!(r.error_message().unwrap().contains("checks[0].project_id"));
+    let r = w
+        .app
+        .owner
+        .post(
+            path,
+            &json!({"checks": [{"principal": format!("user:{}", w.ada), "permission": "dataset:fly", "project_id": w.project}]}),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400, "unknown_permission");
+    assert!(r.error_message().unwrap().contains("checks[0].permission"));
 }
 
 #[tokio::test]

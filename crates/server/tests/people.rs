@@ -345,6 +345,27 @@ async fn api_keys_show_their_secret_once_and_stop_working_when_invalid_or_expire
     let r = ci.get("/v1/me").await.unwrap();
     assert_error(&r, 401, "unauthenticated");
     assert!(r.error_message().unwrap().contains("invalidated"));
+    // Authenticated keys are cached: each change to a key is seen by the next request.
+    let r = app
+        .owner
+        .patch(
+            &app.org_path(&format!("/api-keys/{id}")),
+            &json!({"valid": true}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(ci.get("/v1/me").await.unwrap().status, 200);
+    let r = app
+        .owner
+        .patch(
+            &app.org_path(&format!("/api-keys/{id}")),
+            &json!({"valid": false}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_error(&ci.get("/v1/me").await.unwrap(), 401, "unauthenticated");
 
     let soon = (time::OffsetDateTime::now_utc() + time::Duration::seconds(2))
         .format(&time::format_description::well_known::Rfc3339)
@@ -806,4 +827,24 @@ async fn another_orgs_key_reaches_nothing_on_any_route() {
             .body,
         snapshot
     );
+}
+
+#[tokio::test]
+async fn removing_a_user_from_the_org_stops_its_personal_keys_at_once() {
+    let app = spawn_app().await;
+    let ada = app.user("ada@acme.test").await;
+    app.set_member(&app.org_path(""), &format!("user:{ada}"), "Member")
+        .await;
+    let ada_key = app.personal_key(&ada).await;
+    // Used twice, so that the second answer comes from the server's key cache.
+    assert_eq!(ada_key.get("/v1/me").await.unwrap().status, 200);
+    assert_eq!(ada_key.get("/v1/me").await.unwrap().status, 200);
+    let r = app
+        .owner
+        .delete(&app.org_path(&format!("/members/user:{ada}")))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = ada_key.get("/v1/me").await.unwrap();
+    assert_error(&r, 401, "unauthenticated");
 }

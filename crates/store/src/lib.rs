@@ -47,7 +47,7 @@ pub use invitations::{
     AcceptedInvitation, Arrival, CreatedInvitations, InvitationRecord, InvitationToken,
     IssuedInvitation, SkippedEmail, INVITATION_STATUSES,
 };
-pub use keys::{ApiKeyAuth, NewSecret};
+pub use keys::{hash_secret, ApiKeyAuth, NewSecret};
 pub use members::{MemberFilter, MemberRecord};
 pub use page::{Page, Paged};
 pub use records::*;

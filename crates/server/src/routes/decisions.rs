@@ -4,6 +4,7 @@
 //! Authorized by `access:check` in the caller's org; it answers only about scopes of that
 //! org (another org's project is 404) and principals of another org are simply not allowed.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use warden_model::{OrgId, PolicyId, Principal, ProjectId, RoleId, Scope, ScopeKi
 use super::{op, Route};
 use crate::auth::{Caller, Named, ScopeParam};
 use crate::error::ApiError;
-use crate::extract::{Json, Query, DEFAULT_PAGE, MAX_PAGE};
+use crate::extract::{parse_json, Json, JsonBytes, Query, DEFAULT_PAGE, MAX_PAGE};
 use crate::respond;
 use crate::state::AppState;
 
@@ -44,7 +45,7 @@ pub fn routes() -> Vec<Route> {
         .reply::<CheckResponse>(200),
         op(Method::POST, "/v1/check/batch", "decisions", "Up to 1,000 checks, all answered at one revision", batch)
             .perm("access:check")
-            .body::<BatchRequest>()
+            .body::<BatchRequest<'static>>()
             .reply::<BatchResponse>(200),
         op(Method::POST, "/v1/explain", "decisions", "A check with every grant that gives it, or why nothing does", explain)
             .perm("access:check")
@@ -116,22 +117,27 @@ pub struct CheckResponse {
     pub revision: u64,
 }
 
-/// One question of a batch.
+/// One question of a batch. Its strings borrow from the request body.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct BatchItem {
-    pub principal: String,
-    pub permission: String,
-    pub project_id: Option<String>,
-    pub org_id: Option<String>,
+pub struct BatchItem<'a> {
+    #[serde(borrow)]
+    pub principal: Cow<'a, str>,
+    #[serde(borrow)]
+    pub permission: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub project_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub org_id: Option<Cow<'a, str>>,
 }
 
 /// Many questions.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct BatchRequest {
+pub struct BatchRequest<'a> {
     /// 1 to 1,000 checks.
-    pub checks: Vec<BatchItem>,
+    #[serde(borrow)]
+    pub checks: Vec<BatchItem<'a>>,
     pub min_revision: Option<u64>,
 }
 
@@ -159,37 +165,72 @@ pub struct BatchResponse {
     pub revision: u64,
 }
 
-fn parse_principal(raw: &str, field: &str) -> Result<Principal, ApiError> {
+/// Parses a principal; `field` names it in the error (built only then).
+fn parse_principal(raw: &str, field: impl FnOnce() -> String) -> Result<Principal, ApiError> {
     raw.parse::<Principal>().map_err(|e| {
+        let field = field();
         ApiError::bad_request("invalid_principal", format!("`{field}`: {e}"))
             .with_details(json!({"field": field}))
     })
 }
 
-/// Resolves a permission given by key or id to its key (either scope's ids are accepted).
-fn permission_key(state: &AppState, raw: &str, field: &str) -> Result<String, ApiError> {
-    let cat = state.catalogue();
-    cat.org.find(raw).or_else(|| cat.project.find(raw)).map(|p| p.key.clone()).ok_or_else(|| {
-        ApiError::bad_request(
-            "unknown_permission",
-            format!("`{field}`: `{}` is not a permission of the catalogue; use a `resource:action` key or id from GET .../permissions", raw.chars().take(80).collect::<String>()),
-        )
-        .with_details(json!({"field": field}))
-    })
+fn unknown_permission(raw: &str, field: String) -> ApiError {
+    ApiError::bad_request(
+        "unknown_permission",
+        format!("`{field}`: `{}` is not a permission of the catalogue; use a `resource:action` key or id from GET .../permissions", raw.chars().take(80).collect::<String>()),
+    )
+    .with_details(json!({"field": field}))
 }
 
+/// Resolves a permission given by key or id to its key (either scope's ids are accepted).
+fn permission_key(
+    state: &AppState,
+    raw: &str,
+    field: impl FnOnce() -> String,
+) -> Result<String, ApiError> {
+    let cat = state.catalogue();
+    cat.org
+        .find(raw)
+        .or_else(|| cat.project.find(raw))
+        .map(|p| p.key.clone())
+        .ok_or_else(|| unknown_permission(raw, field()))
+}
+
+/// Resolves a permission given by key or id to the engine's bit for it, without allocating
+/// when it is given by key.
+fn permission_bit(
+    state: &AppState,
+    index: &Index,
+    raw: &str,
+    field: impl FnOnce() -> String,
+) -> Result<usize, ApiError> {
+    if let Some(bit) = index.permission_bit(raw) {
+        return Ok(bit);
+    }
+    let cat = state.catalogue();
+    cat.org
+        .find(raw)
+        .or_else(|| cat.project.find(raw))
+        .and_then(|p| index.permission_bit(&p.key))
+        .ok_or_else(|| unknown_permission(raw, field()))
+}
+
+/// The scope a question names; `prefix` (built only for an error) locates it.
 fn named_scope(
     project_id: Option<&str>,
     org_id: Option<&str>,
-    prefix: &str,
+    prefix: impl FnOnce() -> String,
 ) -> Result<Named, ApiError> {
     match (project_id, org_id) {
         (Some(p), None) => Ok(Named::Project(ProjectId::parse(p)?)),
         (None, Some(o)) => Ok(Named::Org(OrgId::parse(o)?)),
-        _ => Err(ApiError::bad_request(
-            "invalid_scope",
-            format!("give exactly one of `{prefix}project_id` and `{prefix}org_id`"),
-        )),
+        _ => {
+            let prefix = prefix();
+            Err(ApiError::bad_request(
+                "invalid_scope",
+                format!("give exactly one of `{prefix}project_id` and `{prefix}org_id`"),
+            ))
+        }
     }
 }
 
@@ -231,9 +272,13 @@ async fn check(
     caller: Caller,
     Json(body): Json<CheckRequest>,
 ) -> Result<Response, ApiError> {
-    let principal = parse_principal(&body.principal, "principal")?;
-    let permission = permission_key(&state, &body.permission, "permission")?;
-    let named = named_scope(body.project_id.as_deref(), body.org_id.as_deref(), "")?;
+    let principal = parse_principal(&body.principal, || "principal".into())?;
+    let permission = permission_key(&state, &body.permission, || "permission".into())?;
+    let named = named_scope(
+        body.project_id.as_deref(),
+        body.org_id.as_deref(),
+        String::new,
+    )?;
     let snapshot = decision_snapshot(&state, &caller, body.min_revision).await?;
     let scope = caller.resolve_named(&state, named)?;
     let allowed = snapshot.check(principal, &permission, scope);
@@ -286,8 +331,9 @@ async fn constant(
 async fn batch(
     State(state): State<AppState>,
     caller: Caller,
-    Json(body): Json<BatchRequest>,
+    JsonBytes(bytes): JsonBytes,
 ) -> Result<Response, ApiError> {
+    let body: BatchRequest = parse_json(&bytes)?;
     if body.checks.is_empty() || body.checks.len() > MAX_BATCH {
         return Err(ApiError::bad_request(
             "invalid_batch",
@@ -297,25 +343,27 @@ async fn batch(
             ),
         ));
     }
+    // Every question is read before any is answered, so that a malformed one refuses the
+    // whole batch. Field names for messages are only built for an error.
+    let index = state.engine();
     let mut questions = Vec::with_capacity(body.checks.len());
     for (i, item) in body.checks.iter().enumerate() {
-        let principal = parse_principal(&item.principal, &format!("checks[{i}].principal"))?;
-        let permission =
-            permission_key(&state, &item.permission, &format!("checks[{i}].permission"))?;
-        let named = named_scope(
-            item.project_id.as_deref(),
-            item.org_id.as_deref(),
-            &format!("checks[{i}]."),
-        )?;
+        let principal = parse_principal(&item.principal, || format!("checks[{i}].principal"))?;
+        let permission = permission_bit(&state, &index, &item.permission, || {
+            format!("checks[{i}].permission")
+        })?;
+        let named = named_scope(item.project_id.as_deref(), item.org_id.as_deref(), || {
+            format!("checks[{i}].")
+        })?;
         questions.push((principal, permission, named));
     }
     let snapshot = decision_snapshot(&state, &caller, body.min_revision).await?;
     let results = questions
         .into_iter()
         .map(
-            |(principal, permission, named)| match caller.resolve_named(&state, named) {
+            |(principal, bit, named)| match caller.resolve_in(&snapshot, named) {
                 Ok(scope) => BatchResult {
-                    allowed: snapshot.check(principal, &permission, scope),
+                    allowed: snapshot.check_bit(principal, bit, scope),
                     error: None,
                 },
                 Err(e) => BatchResult {
@@ -414,9 +462,13 @@ async fn explain(
     caller: Caller,
     Json(body): Json<CheckRequest>,
 ) -> Result<Response, ApiError> {
-    let principal = parse_principal(&body.principal, "principal")?;
-    let permission = permission_key(&state, &body.permission, "permission")?;
-    let named = named_scope(body.project_id.as_deref(), body.org_id.as_deref(), "")?;
+    let principal = parse_principal(&body.principal, || "principal".into())?;
+    let permission = permission_key(&state, &body.permission, || "permission".into())?;
+    let named = named_scope(
+        body.project_id.as_deref(),
+        body.org_id.as_deref(),
+        String::new,
+    )?;
     let snapshot = decision_snapshot(&state, &caller, body.min_revision).await?;
     let scope = caller.resolve_named(&state, named)?;
     let e = snapshot.explain(principal, &permission, scope);
@@ -503,7 +555,7 @@ async fn effective(
             .get("principal")
             .map(String::as_str)
             .unwrap_or_default(),
-        "principal",
+        || "principal".into(),
     )?;
     let snapshot = decision_snapshot(&state, &caller, None).await?;
     let scope = param.scope();
@@ -565,7 +617,7 @@ async fn who_can(
             .get("permission")
             .map(String::as_str)
             .unwrap_or_default(),
-        "permission",
+        || "permission".into(),
     )?;
     let limit = q.limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
