@@ -3,57 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use common::{serve, warden, Server};
 use serde_json::json;
 use warden_client::Client;
-
-fn warden() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_warden"))
-}
-
-/// A `warden serve` process on an ephemeral port; killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &std::path::Path, extra: &[&str]) -> Server {
-    let mut child = warden()
-        .current_dir(dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .env_remove("WARDEN_DATABASE_URL")
-        .env_remove("WARDEN_CATALOG")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start warden serve");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        let Some(Ok(line)) = lines.next() else { break };
-        if let Some(url) = line.strip_prefix("warden listening on ") {
-            let base = url.trim().to_owned();
-            // Keep draining stderr so that the server never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines {});
-            return Server { child, base };
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("warden serve did not print its address");
-}
 
 fn bootstrap(dir: &std::path::Path, org: &str, extra: &[&str]) -> std::process::Output {
     warden()

@@ -24,6 +24,7 @@ from warden import Warden
 SDK_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BINARY = SDK_ROOT / ".." / ".." / "target" / "debug" / "warden"
 README = SDK_ROOT / "README.md"
+ROOT_README = SDK_ROOT.parents[1] / "README.md"
 
 _counter = itertools.count(1)
 
@@ -224,12 +225,13 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def readme_blocks(tag: str) -> List[str]:
-    """The README's ```python blocks that follow a ``<!-- test: TAG -->`` comment, in order.
+def readme_blocks(tag: str, readme: Path = README) -> List[str]:
+    """The ```python blocks of ``readme`` (the SDK's README unless told) that follow a
+    ``<!-- test: TAG -->`` comment, in order.
 
     Blocks without a comment carry the tag ``main``.
     """
-    text = README.read_text(encoding="utf-8")
+    text = readme.read_text(encoding="utf-8")
     blocks = []
     pattern = re.compile(r"(?:<!--\s*test:\s*(\w+)\s*-->\s*\n)?```python\n(.*?)```", re.S)
     for found in pattern.finditer(text):
