@@ -3,7 +3,9 @@
 
 use warden_model::{Effect, PolicyId, Principal, RoleId};
 
-use crate::{Bits, Index, PolicyEntry, PrincipalEntry, RoleEntry, ScopeEntry};
+use crate::{
+    Bits, Index, PolicyEntry, PrincipalEntry, RoleEntry, ScopeEntry, ROLE_LIVE, ROLE_OWNER,
+};
 
 impl Index {
     fn bits_of(&self, keys: &[String]) -> Bits {
@@ -18,18 +20,18 @@ impl Index {
     }
 
     fn principal_idx(&mut self, p: Principal) -> u32 {
-        if let Some(i) = self.principal_ids.get(&p) {
+        if let Some(i) = self.principal_index(&p) {
             return i;
         }
         let i = self.principals.push(PrincipalEntry {
             id: p,
-            memberships: Vec::new(),
-            teams: Vec::new(),
+            memberships: Default::default(),
+            teams: Default::default(),
             users: Vec::new(),
             team_org: None,
             key: None,
         });
-        self.principal_ids.insert(p, i);
+        self.principal_ids.insert(&p, i);
         i
     }
 
@@ -65,6 +67,7 @@ impl Index {
             policies: Vec::new(),
             effective: empty,
         });
+        self.role_rows.push();
         self.role_ids.insert(id, i);
         i
     }
@@ -93,20 +96,44 @@ impl Index {
                 eff.union_with(&policy.bits);
             }
         }
-        if let Some(role) = self.roles.get_mut(r) {
-            role.effective = eff;
+        let Some(role) = self.roles.get_mut(r) else {
+            return;
+        };
+        role.effective = eff;
+        // The role's row for checks: every path that changes a role ends here.
+        let flags = if role.live { ROLE_LIVE } else { 0 } | if role.owner { ROLE_OWNER } else { 0 };
+        if let Some(row) = self.role_rows.get_mut(r) {
+            if let Some((head, bits)) = row.split_first_mut() {
+                *head = flags;
+                for (w, b) in bits.iter_mut().zip(role.effective.words()) {
+                    *w = *b;
+                }
+            }
         }
     }
 
     fn put_membership(&mut self, p: u32, s: u32, r: u32) {
+        let mut existed = false;
         if let Some(e) = self.principals.get_mut(p) {
-            match e.memberships.iter_mut().find(|(ms, _)| *ms == s) {
-                Some(m) => m.1 = r,
+            let ms = e.memberships.as_mut_slice();
+            match ms.iter_mut().find(|(ms, _)| *ms == s) {
+                Some(m) => {
+                    m.1 = r;
+                    existed = true;
+                }
                 None => e.memberships.push((s, r)),
             }
         }
         if let Some(e) = self.scopes.get_mut(s) {
-            match e.members.iter_mut().find(|(mp, _)| *mp == p) {
+            // Both views hold the same pairs: a membership the principal did not have is not
+            // in the scope's list either, so it is appended without scanning a list that
+            // holds every member of an org.
+            let found = if existed {
+                e.members.iter_mut().find(|(mp, _)| *mp == p)
+            } else {
+                None
+            };
+            match found {
                 Some(m) => m.1 = r,
                 None => e.members.push((p, r)),
             }
@@ -289,7 +316,7 @@ impl Index {
             }
             Effect::DeleteMembership { scope, principal } => {
                 if let (Some(p), Some(s)) = (
-                    self.principal_ids.get(principal),
+                    self.principal_index(principal),
                     self.scope_ids.get(&scope.key()),
                 ) {
                     self.remove_membership(p, s);
@@ -334,8 +361,8 @@ impl Index {
             }
             Effect::DeleteTeamUser { team_id, user_id } => {
                 if let (Some(t), Some(u)) = (
-                    self.principal_ids.get(&Principal::Team(*team_id)),
-                    self.principal_ids.get(&Principal::User(*user_id)),
+                    self.principal_index(&Principal::Team(*team_id)),
+                    self.principal_index(&Principal::User(*user_id)),
                 ) {
                     if let Some(e) = self.principals.get_mut(t) {
                         e.users.retain(|x| *x != u);

@@ -23,6 +23,11 @@ impl Bits {
         self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
+    /// The words, bit `i` being bit `i % 64` of word `i / 64`.
+    pub(crate) fn words(&self) -> &[u64] {
+        &self.0
+    }
+
     /// `self |= other`.
     pub fn union_with(&mut self, other: &Bits) {
         for (a, b) in self.0.iter_mut().zip(other.0.iter()) {

@@ -273,3 +273,52 @@ fn old_revisions_are_not_applied_twice() {
     assert_eq!(w.index.revision(), 5);
     assert!(w.index.check(alice, "role:create", scope));
 }
+
+#[test]
+fn permission_keys_map_to_their_bits() {
+    let cat = Catalogue::default_llmops();
+    let mut keys = cat.all_keys();
+    keys.extend(["a", "ab", "abcdefgh", "abcdefghi", ""].map(String::from));
+    let index = Index::new(keys.clone(), "owner");
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(index.permission_bit(k), Some(i), "{k}");
+    }
+    for k in ["dataset:rea", "abcdefg", "abcdefghij", "b", "dataset:read "] {
+        assert_eq!(index.permission_bit(k), None, "{k}");
+    }
+    // A key given twice has its last bit, as a map built from the list would give it.
+    let twice = Index::new(vec!["x".into(), "y".into(), "x".into()], "owner");
+    assert_eq!(twice.permission_bit("x"), Some(2));
+    assert_eq!(twice.permission_bit("y"), Some(1));
+    assert_eq!(Index::new(vec![], "owner").permission_bit("x"), None);
+}
+
+#[test]
+fn many_principals_are_found_after_the_tables_grow() {
+    let mut w = World::new();
+    let users: Vec<Principal> = (0..5000).map(|_| Principal::User(UserId::new())).collect();
+    let snapshot = w.index.clone();
+    w.apply(
+        users
+            .iter()
+            .map(|&u| Effect::PutMembership {
+                scope: Scope::org(w.org),
+                principal: u,
+                role_id: w.org_member,
+            })
+            .collect(),
+    );
+    for &u in &users {
+        assert_eq!(w.index.role_of(u, Scope::org(w.org)), Some(w.org_member));
+        assert!(w.index.check(u, "dataset:read", w.in_project()));
+        // The same id as a team or a key is another principal.
+        let Principal::User(id) = u else { continue };
+        assert_eq!(
+            w.index
+                .role_of(Principal::Team(TeamId(id.0)), Scope::org(w.org)),
+            None
+        );
+        assert!(!snapshot.check(u, "dataset:read", w.in_project()));
+    }
+    assert_eq!(w.index.membership_count(), 5000);
+}
