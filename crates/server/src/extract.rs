@@ -93,12 +93,30 @@ fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
 }
 
 /// Parses a JSON body into `T`, which may borrow from it, with the errors of [`Json`].
+///
+/// The body is checked as UTF-8 once, then parsed without tracking where the parser is; only
+/// a body that fails is parsed again, tracking the path, for a message that names the field.
 pub fn parse_json<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| body_error(e.inner().classify(), &e))?;
-    de.end().map_err(|e| body_error(e.classify(), &e))?;
-    Ok(value)
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("the request body is not valid JSON: it is not UTF-8 ({e})"),
+        )
+    })?;
+    match serde_json::from_str(text) {
+        Ok(value) => Ok(value),
+        Err(plain) => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let tracked = serde_path_to_error::deserialize::<_, T>(&mut de)
+                .map_err(|e| body_error(e.inner().classify(), &e))
+                .and_then(|_| de.end().map_err(|e| body_error(e.classify(), &e)));
+            // The tracked parse fails as the plain one did; should it not, say what the plain
+            // one said.
+            Err(tracked
+                .err()
+                .unwrap_or_else(|| body_error(plain.classify(), &plain)))
+        }
+    }
 }
 
 fn body_error(category: serde_json::error::Category, e: &dyn std::fmt::Display) -> ApiError {

@@ -125,10 +125,18 @@ pub struct BatchItem<'a> {
     pub principal: Cow<'a, str>,
     #[serde(borrow)]
     pub permission: Cow<'a, str>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub project_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub org_id: Option<Cow<'a, str>>,
+}
+
+/// An optional string that borrows from the body unless it holds escapes (serde borrows a
+/// bare `Cow<str>` field, but would copy one inside an `Option`).
+fn borrowed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Text<'de>>::deserialize(d)?.map(|t| t.0))
 }
 
 /// Many questions.
