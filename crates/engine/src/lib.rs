@@ -39,13 +39,12 @@ mod apply;
 mod bits;
 mod chunked;
 mod explain;
-mod small;
 
 pub use bits::Bits;
 pub use explain::{Denial, Explanation, Grant, Holder};
 
 use chunked::{Chunked, Directory, Interner, Rows};
-use small::Inline;
+use smallvec::SmallVec;
 
 /// Memberships kept inline in a principal's entry: users hold a handful (one in the org,
 /// a few in projects); more spill to the heap.
@@ -60,9 +59,9 @@ const INLINE_TEAMS: usize = 3;
 pub(crate) struct PrincipalEntry {
     pub id: Principal,
     /// (scope, role) pairs, at most one per scope, in the order they were made.
-    pub memberships: Inline<(u32, u32), INLINE_MEMBERSHIPS>,
+    pub memberships: SmallVec<[(u32, u32); INLINE_MEMBERSHIPS]>,
     /// For users: the teams (principal indices) it is in.
-    pub teams: Inline<u32, INLINE_TEAMS>,
+    pub teams: SmallVec<[u32; INLINE_TEAMS]>,
     /// For teams: their users (principal indices).
     pub users: Vec<u32>,
     /// For teams: the org scope, while the team exists.
