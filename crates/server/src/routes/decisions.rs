@@ -512,7 +512,7 @@ async fn explain(
                 ),
                 Denial::NotInRole { roles } => (
                     "not_in_role",
-                    format!("no role `{principal}` holds here contains `{permission}`"),
+                    format!("no role that `{principal}` holds here contains `{permission}`"),
                     roles,
                 ),
             };
