@@ -127,5 +127,8 @@ async fn concurrent_writes_on_two_instances_get_gapless_revisions_in_commit_orde
     let a = check(&app.owner, ask.clone()).await;
     let b = check(&other.owner, ask).await;
     assert_eq!(a["allowed"], true);
-    assert_eq!((&a["allowed"], &a["revision"]), (&b["allowed"], &b["revision"]));
+    assert_eq!(
+        (&a["allowed"], &a["revision"]),
+        (&b["allowed"], &b["revision"])
+    );
 }

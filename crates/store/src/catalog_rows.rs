@@ -133,10 +133,11 @@ impl Store {
                 .map(|r| r.permissions.clone())
                 .unwrap_or_default(),
             None => {
-                let rows = sqlx::query("SELECT permission FROM role_permissions WHERE role_id = $1")
-                    .bind(id.to_string())
-                    .fetch_all(&mut *conn)
-                    .await?;
+                let rows =
+                    sqlx::query("SELECT permission FROM role_permissions WHERE role_id = $1")
+                        .bind(id.to_string())
+                        .fetch_all(&mut *conn)
+                        .await?;
                 let keys = rows
                     .iter()
                     .map(|r| r.try_get::<String, _>("permission"))

@@ -796,11 +796,12 @@ impl Store {
     }
 
     async fn user_in_tx(&self, tx: &mut Tx, id: UserId) -> Result<UserRecord, StoreError> {
-        let row = sqlx::query("SELECT id, email, name, status, created_at FROM users WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&mut **tx)
-            .await?
-            .ok_or_else(|| StoreError::not_found("user", id))?;
+        let row =
+            sqlx::query("SELECT id, email, name, status, created_at FROM users WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or_else(|| StoreError::not_found("user", id))?;
         Ok(UserRecord {
             id: UserId(uuid_col(&row, "id")?),
             email: row.try_get("email")?,

@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::AnyPool;
 use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::AnyPool;
 use sqlx::{Executor, Row};
 use warden_model::{Catalogue, Effect, OrgId, ProjectId};
 

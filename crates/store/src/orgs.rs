@@ -179,11 +179,13 @@ impl Store {
 
     /// A project by id.
     pub async fn get_project(&self, id: ProjectId) -> Result<ProjectRecord, StoreError> {
-        let row = sqlx::query(&format!("SELECT {PROJECT_COLS} FROM projects WHERE id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(&self.read)
-            .await?
-            .ok_or_else(|| StoreError::not_found("project", id))?;
+        let row = sqlx::query(&format!(
+            "SELECT {PROJECT_COLS} FROM projects WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or_else(|| StoreError::not_found("project", id))?;
         project_from_row(&row)
     }
 
@@ -303,11 +305,13 @@ impl Store {
         if_version: Option<i64>,
     ) -> Result<Written<ProjectRecord>, StoreError> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query(&format!("SELECT {PROJECT_COLS} FROM projects WHERE id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::not_found("project", id))?;
+        let row = sqlx::query(&format!(
+            "SELECT {PROJECT_COLS} FROM projects WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::not_found("project", id))?;
         let before = project_from_row(&row)?;
         check_version(if_version, before.version)?;
         let mut after = before.clone();
@@ -364,11 +368,13 @@ impl Store {
         id: ProjectId,
     ) -> Result<Written<ProjectRecord>, StoreError> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query(&format!("SELECT {PROJECT_COLS} FROM projects WHERE id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::not_found("project", id))?;
+        let row = sqlx::query(&format!(
+            "SELECT {PROJECT_COLS} FROM projects WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::not_found("project", id))?;
         let before = project_from_row(&row)?;
         let key_rows = sqlx::query("SELECT id FROM api_keys WHERE project_id = $1")
             .bind(id.to_string())

@@ -359,10 +359,13 @@ async fn concurrent_writers_on_two_stores_get_gapless_revisions() {
     assert_eq!(log.len(), 20);
     for (entry, (revision, id)) in log.iter().zip(&written) {
         assert_eq!(entry.revision, *revision);
-        let created = entry.effects.iter().any(|e| {
-            matches!(e, warden_model::Effect::PutPolicy { policy_id, .. } if policy_id == id)
-        });
-        assert!(created, "revision {revision} holds the write that returned it");
+        let created = entry.effects.iter().any(
+            |e| matches!(e, warden_model::Effect::PutPolicy { policy_id, .. } if policy_id == id),
+        );
+        assert!(
+            created,
+            "revision {revision} holds the write that returned it"
+        );
     }
     other.close().await;
 }
@@ -372,7 +375,11 @@ async fn concurrent_writers_on_two_stores_get_gapless_revisions() {
 async fn a_listener_hears_each_commit() {
     let db = fresh().await;
     let Some(mut listener) = db.store.listen().await.unwrap() else {
-        assert_eq!(db.db.backend(), Backend::Sqlite, "only SQLite has no listener");
+        assert_eq!(
+            db.db.backend(),
+            Backend::Sqlite,
+            "only SQLite has no listener"
+        );
         return;
     };
     let boot = db

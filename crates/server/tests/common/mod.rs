@@ -69,9 +69,7 @@ pub async fn spawn_app_with_config(
 }
 
 /// Builds and serves a server on an ephemeral port; returns its base URL and what stops it.
-async fn serve(
-    config: warden_server::ServerConfig,
-) -> (String, tokio::sync::oneshot::Sender<()>) {
+async fn serve(config: warden_server::ServerConfig) -> (String, tokio::sync::oneshot::Sender<()>) {
     let app = warden_server::build(config).await.expect("build app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
