@@ -147,6 +147,15 @@ fn sqlite_pragmas(
     })
 }
 
+/// What every PostgreSQL write connection is set to: a writer waits at most as long for
+/// the write lock as it would for a connection, then fails as "unavailable" (503).
+fn postgres_write_settings(
+    conn: &mut sqlx::AnyConnection,
+    _: sqlx::pool::PoolConnectionMetadata,
+) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
+    Box::pin(async move { conn.execute("SET lock_timeout = '30s'").await.map(|_| ()) })
+}
+
 /// The current time as stored: UTC, RFC 3339.
 pub(crate) fn now() -> String {
     time::OffsetDateTime::now_utc()
@@ -208,6 +217,7 @@ impl Store {
         let write = AnyPoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(30))
+            .after_connect(postgres_write_settings)
             .connect_with(options.clone())
             .await?;
         // sqlx takes its own advisory lock while migrating, so instances starting together
