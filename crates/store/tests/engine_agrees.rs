@@ -12,7 +12,7 @@
 //!
 //! The database is a SQLite file, or a fresh PostgreSQL database when
 //! `WARDEN_TEST_DATABASE_URL` names a server (`warden_store::testing`).
-//! `WARDEN_PROPTEST_CASES` sets the number of cases (default 10 000 on SQLite, 1 000 on
+//! `WARDEN_PROPTEST_CASES` sets the number of cases (default 10 000 on SQLite, 500 on
 //! PostgreSQL), `WARDEN_PROPTEST_SEED`
 //! the seed (random by default; printed), `WARDEN_PROPTEST_ONLY_CASE` replays one case of a
 //! seed alone (each case draws from its own generator, derived from the seed and its number,
@@ -62,7 +62,7 @@ const WRITES: RangeInclusive<usize> = 2..=6;
 /// How many cases run at once (`WARDEN_PROPTEST_JOBS`).
 const JOBS: u64 = 2;
 /// Cases run by default on PostgreSQL.
-const PG_CASES: u64 = 1_000;
+const PG_CASES: u64 = 500;
 /// How many of the last cases the loaded index is compared on.
 const LAST_CASES: usize = 50;
 /// At least this many permission keys are asked per case.
