@@ -56,7 +56,8 @@ struct StorageArgs {
     /// A TOML config file; flags and `WARDEN_*` variables override what it says.
     #[arg(long, env = "WARDEN_CONFIG")]
     config: Option<PathBuf>,
-    /// Database URL: `sqlite://PATH` (created if missing). Default `sqlite://warden.db`.
+    /// Database URL: `sqlite://PATH` (created if missing) or `postgres://USER@HOST:PORT/DB`
+    /// (the database must exist). Default `sqlite://warden.db`.
     #[arg(long, env = "WARDEN_DATABASE_URL")]
     database: Option<String>,
     /// The catalogue: `llmops` (default), `arize`, `adaptive`, or the path of a TOML file.

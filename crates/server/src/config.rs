@@ -10,7 +10,7 @@ use serde::Deserialize;
 pub struct FileConfig {
     /// Address to listen on, such as `127.0.0.1:8080`.
     pub listen: Option<String>,
-    /// `sqlite://PATH`.
+    /// `sqlite://PATH`, or `postgres://USER@HOST:PORT/DB` for PostgreSQL.
     pub database_url: Option<String>,
     /// `llmops`, `arize`, `adaptive` or the path of a catalogue file.
     pub catalog: Option<String>,

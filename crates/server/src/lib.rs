@@ -36,7 +36,7 @@ pub use state::{AppState, InvitationSettings};
 /// How the server runs.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// `sqlite://PATH` or a file path.
+    /// `sqlite://PATH`, a file path, or `postgres://USER@HOST:PORT/DB` (PostgreSQL).
     pub database: String,
     /// The catalogue in force.
     pub catalogue: Arc<Catalogue>,
@@ -44,7 +44,8 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// The longest a request may take.
     pub request_timeout: Duration,
-    /// How often the change log is polled for writes made by other processes.
+    /// How often the change log is polled for writes made by other processes (on PostgreSQL
+    /// the follower is also woken by each commit's notification).
     pub follow_every: Duration,
     /// How long an invitation stays valid.
     pub invitation_lifetime: Duration,

@@ -14,7 +14,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::{watch, Mutex};
 use warden_engine::Index;
 use warden_model::Catalogue;
-use warden_store::{Store, StoreError};
+use warden_store::{Backend, ChangeListener, Heard, Store, StoreError};
 
 use crate::keycache::KeyCache;
 use crate::ServerConfig;
@@ -119,31 +119,79 @@ impl AppState {
         self.0.engine.catch_up(&self.0.store).await
     }
 
-    /// Waits until the engine has applied `revision`, catching up as needed.
+    /// Waits until the engine has applied `revision`, catching up as needed (bounded, as
+    /// for `min_revision`: a revision this store committed is normally applied at once).
     pub async fn reach(&self, revision: u64) -> Result<(), StoreError> {
         if self.0.engine.current.load().revision() >= revision {
             return Ok(());
         }
-        self.catch_up().await.map(|_| ())
+        if self.at_least(revision).await?.is_none() {
+            tracing::warn!(
+                revision,
+                applied = self.engine().revision(),
+                "the engine did not reach a committed revision in time"
+            );
+        }
+        Ok(())
     }
 
     /// Follows the change log in the background, for writes made by other processes
-    /// (`warden bootstrap` on the same file, other instances).
+    /// (`warden bootstrap` on the same file, other instances). On PostgreSQL the follower
+    /// is woken by each commit's notification; on both it also polls every `every`, which
+    /// catches up whatever a lost notification did not announce.
     pub fn spawn_follower(&self, every: Duration, mut shutdown: watch::Receiver<bool>) {
         let state = self.clone();
         tokio::spawn(async move {
+            let mut listener = state.listen().await;
             let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tokio::select! {
-                    _ = tick.tick() => {
-                        if let Err(e) = state.catch_up().await {
-                            tracing::warn!(error = %e, "could not follow the change log");
-                        }
-                    }
+                let heard = tokio::select! {
+                    _ = tick.tick() => None,
+                    heard = heard(&mut listener, every) => heard,
                     _ = shutdown.changed() => return,
+                };
+                let behind = match heard {
+                    Some(Heard::Committed(revision)) => revision > state.engine().revision(),
+                    Some(Heard::Missed) | None => true,
+                };
+                if listener.is_none() && state.store().backend() == Backend::Postgres {
+                    listener = state.listen().await;
+                }
+                if behind {
+                    if let Err(e) = state.catch_up().await {
+                        tracing::warn!(error = %e, "could not follow the change log");
+                    }
                 }
             }
         });
+    }
+
+    /// A listener for other instances' commits, when the store has them.
+    async fn listen(&self) -> Option<ChangeListener> {
+        match self.store().listen().await {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not listen for changes; polling only");
+                None
+            }
+        }
+    }
+}
+
+/// The next thing `listener` hears; never resolves without one. An error (the database is
+/// unreachable) is logged and reported, after a pause, as possibly missed commits.
+async fn heard(listener: &mut Option<ChangeListener>, pause: Duration) -> Option<Heard> {
+    let Some(l) = listener else {
+        return std::future::pending().await;
+    };
+    match l.next().await {
+        Ok(heard) => Some(heard),
+        Err(e) => {
+            tracing::warn!(error = %e, "lost the change notifications; reconnecting");
+            tokio::time::sleep(pause).await;
+            None
+        }
     }
 }
 
@@ -176,13 +224,31 @@ impl Follower {
             if entries.is_empty() {
                 return Ok(base.revision());
             }
+            // Entries are applied in order and without a gap: a missing revision (a commit
+            // not visible yet) ends this round, and a later one starts from there.
             let mut next = (*base).clone();
+            let mut gap = None;
             for entry in &entries {
+                if entry.revision != next.revision() + 1 {
+                    gap = Some(entry.revision);
+                    break;
+                }
                 next.apply(entry.revision, &entry.effects);
             }
-            // Any entry may have changed a key (every change to `api_keys` writes one).
-            self.keys.clear();
-            self.current.store(Arc::new(next));
+            let reached = next.revision();
+            if reached > base.revision() {
+                // Any entry may have changed a key (every change to `api_keys` writes one).
+                self.keys.clear();
+                self.current.store(Arc::new(next));
+            }
+            if let Some(found) = gap {
+                tracing::debug!(
+                    applied = reached,
+                    found,
+                    "a gap in the change log; waiting for it to fill"
+                );
+                return Ok(reached);
+            }
         }
     }
 }

@@ -39,7 +39,7 @@ impl Store {
     /// Finds a user by email (case-insensitively) or creates it.
     pub(crate) async fn ensure_user(&self, tx: &mut Tx, email: &str) -> Result<UserId, StoreError> {
         let key = email.to_lowercase();
-        if let Some(row) = sqlx::query("SELECT id FROM users WHERE email_key = ?")
+        if let Some(row) = sqlx::query("SELECT id FROM users WHERE email_key = $1")
             .bind(&key)
             .fetch_optional(&mut **tx)
             .await?
@@ -48,7 +48,7 @@ impl Store {
         }
         let id = UserId::new();
         let at = now();
-        sqlx::query("INSERT INTO users (id, email, email_key, name, created_at, updated_at) VALUES (?, ?, ?, '', ?, ?)")
+        sqlx::query("INSERT INTO users (id, email, email_key, name, created_at, updated_at) VALUES ($1, $2, $3, '', $4, $5)")
             .bind(id.to_string())
             .bind(email)
             .bind(&key)
@@ -66,7 +66,7 @@ impl Store {
         org: OrgId,
         user: UserId,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO org_users (org_id, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+        sqlx::query("INSERT INTO org_users (org_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(org.to_string())
             .bind(user.to_string())
             .bind(now())
@@ -82,7 +82,7 @@ impl Store {
         org: OrgId,
         user: UserId,
     ) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT 1 AS x FROM org_users WHERE org_id = ? AND user_id = ?")
+        let row = sqlx::query("SELECT 1 AS x FROM org_users WHERE org_id = $1 AND user_id = $2")
             .bind(org.to_string())
             .bind(user.to_string())
             .fetch_optional(&mut **tx)
@@ -101,7 +101,7 @@ impl Store {
         let at = now();
         sqlx::query(
             "INSERT INTO memberships (scope_id, org_id, project_id, principal_type, principal_id, role_id, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (scope_id, principal_type, principal_id) DO UPDATE SET role_id = excluded.role_id, updated_at = excluded.updated_at",
         )
         .bind(scope.key().to_string())
@@ -128,7 +128,7 @@ impl Store {
         scope: Scope,
         key: &str,
     ) -> Result<RoleId, StoreError> {
-        let row = sqlx::query("SELECT id FROM roles WHERE scope_id = ? AND predefined_key = ?")
+        let row = sqlx::query("SELECT id FROM roles WHERE scope_id = $1 AND predefined_key = $2")
             .bind(scope.key().to_string())
             .bind(key)
             .fetch_optional(&mut **tx)
@@ -166,7 +166,7 @@ impl Store {
         let at = now();
         sqlx::query(
             "INSERT INTO api_keys (id, org_id, project_id, name, secret_hash, last_chars, valid, created_by, created_at, updated_at)
-             VALUES (?, ?, NULL, ?, ?, ?, 1, ?, ?, ?)",
+             VALUES ($1, $2, NULL, $3, $4, $5, 1, $6, $7, $8)",
         )
         .bind(key_id.to_string())
         .bind(org.id.to_string())
@@ -256,7 +256,7 @@ impl Store {
         email: &str,
         password: &str,
     ) -> Result<Option<(UserId, Vec<OrgId>)>, StoreError> {
-        let row = sqlx::query("SELECT id, password_hash FROM users WHERE email_key = ?")
+        let row = sqlx::query("SELECT id, password_hash FROM users WHERE email_key = $1")
             .bind(email.trim().to_lowercase())
             .fetch_optional(&self.read)
             .await?;
@@ -273,7 +273,7 @@ impl Store {
             return Ok(None);
         }
         let user = UserId(uuid_col(&row, "id")?);
-        let orgs = sqlx::query("SELECT org_id FROM org_users WHERE user_id = ? ORDER BY org_id")
+        let orgs = sqlx::query("SELECT org_id FROM org_users WHERE user_id = $1 ORDER BY org_id")
             .bind(user.to_string())
             .fetch_all(&self.read)
             .await?
@@ -289,7 +289,7 @@ impl Store {
         scope: Scope,
         principal: Principal,
     ) -> Result<Option<RoleId>, StoreError> {
-        let row = sqlx::query("SELECT role_id FROM memberships WHERE scope_id = ? AND principal_type = ? AND principal_id = ?")
+        let row = sqlx::query("SELECT role_id FROM memberships WHERE scope_id = $1 AND principal_type = $2 AND principal_id = $3")
             .bind(scope.key().to_string())
             .bind(principal.kind())
             .bind(principal.uuid().to_string())

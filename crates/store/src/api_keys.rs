@@ -57,7 +57,7 @@ const KEY_SELECT: &str = "SELECT k.id, k.org_id, k.project_id, k.user_id, k.name
         AND m.scope_id = COALESCE(k.project_id, k.org_id)
     LEFT JOIN roles r ON r.id = m.role_id";
 
-fn key_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<KeyRecord, StoreError> {
+fn key_from_row(row: &sqlx::any::AnyRow) -> Result<KeyRecord, StoreError> {
     Ok(KeyRecord {
         id: ApiKeyId(uuid_col(row, "id")?),
         org_id: OrgId(uuid_col(row, "org_id")?),
@@ -85,8 +85,8 @@ impl Store {
         page: Page,
     ) -> Result<Paged<KeyRecord>, StoreError> {
         let rows = sqlx::query(&format!(
-            "{KEY_SELECT} WHERE k.org_id = ? AND COALESCE(k.project_id, '') = ? AND k.user_id IS NULL AND k.id > ?
-             ORDER BY k.id LIMIT ?"
+            "{KEY_SELECT} WHERE k.org_id = $1 AND COALESCE(k.project_id, '') = $2 AND k.user_id IS NULL AND k.id > $3
+             ORDER BY k.id LIMIT $4"
         ))
         .bind(scope.org_id.to_string())
         .bind(scope.project_id.map(|p| p.to_string()).unwrap_or_default())
@@ -104,7 +104,7 @@ impl Store {
     /// One API key of a scope.
     pub async fn get_api_key(&self, scope: Scope, id: ApiKeyId) -> Result<KeyRecord, StoreError> {
         let row = sqlx::query(&format!(
-            "{KEY_SELECT} WHERE k.id = ? AND k.org_id = ? AND COALESCE(k.project_id, '') = ? AND k.user_id IS NULL"
+            "{KEY_SELECT} WHERE k.id = $1 AND k.org_id = $2 AND COALESCE(k.project_id, '') = $3 AND k.user_id IS NULL"
         ))
         .bind(id.to_string())
         .bind(scope.org_id.to_string())
@@ -116,7 +116,7 @@ impl Store {
     }
 
     async fn key_in_tx(&self, tx: &mut Tx, id: ApiKeyId) -> Result<KeyRecord, StoreError> {
-        let row = sqlx::query(&format!("{KEY_SELECT} WHERE k.id = ?"))
+        let row = sqlx::query(&format!("{KEY_SELECT} WHERE k.id = $1"))
             .bind(id.to_string())
             .fetch_optional(&mut **tx)
             .await?
@@ -150,7 +150,7 @@ impl Store {
         let at = now();
         sqlx::query(
             "INSERT INTO api_keys (id, org_id, project_id, name, secret_hash, last_chars, valid, created_by, created_at, updated_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10)",
         )
         .bind(id.to_string())
         .bind(scope.org_id.to_string())
@@ -209,7 +209,7 @@ impl Store {
         let at = now();
         sqlx::query(
             "INSERT INTO api_keys (id, org_id, project_id, user_id, name, secret_hash, last_chars, valid, created_by, created_at, updated_at, expires_at)
-             VALUES (?, ?, NULL, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
+             VALUES ($1, $2, NULL, $3, $4, $5, $6, 1, $7, $8, $9, $10)",
         )
         .bind(id.to_string())
         .bind(org.to_string())
@@ -263,7 +263,7 @@ impl Store {
             .map(|n| n.as_str().to_owned())
             .unwrap_or_else(|| before.name.clone());
         let valid = patch.valid.unwrap_or(before.valid);
-        sqlx::query("UPDATE api_keys SET name = ?, valid = ?, updated_at = ?, version = version + 1 WHERE id = ?")
+        sqlx::query("UPDATE api_keys SET name = $1, valid = $2, updated_at = $3, version = version + 1 WHERE id = $4")
             .bind(&name)
             .bind(i64::from(valid))
             .bind(now())
@@ -305,12 +305,12 @@ impl Store {
             return Err(StoreError::not_found("API key", id));
         }
         sqlx::query(
-            "DELETE FROM memberships WHERE principal_type = 'api_key' AND principal_id = ?",
+            "DELETE FROM memberships WHERE principal_type = 'api_key' AND principal_id = $1",
         )
         .bind(id.to_string())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM api_keys WHERE id = ?")
+        sqlx::query("DELETE FROM api_keys WHERE id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;

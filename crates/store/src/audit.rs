@@ -45,24 +45,27 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError> {
         let mut sql = String::from(
-            "SELECT revision, at, actor, org_id, project_id, action, target, before, after FROM change_log WHERE org_id = ?",
+            "SELECT revision, at, actor, org_id, project_id, action, target, before, after FROM change_log WHERE org_id = $1",
         );
+        let mut n = 1;
         if project.is_some() {
-            sql.push_str(" AND project_id = ?");
+            n += 1;
+            sql.push_str(&format!(" AND project_id = ${n}"));
         }
         for (cond, present) in [
-            (" AND actor = ?", filter.actor.is_some()),
-            (" AND action = ?", filter.action.is_some()),
-            (" AND target = ?", filter.target.is_some()),
-            (" AND revision >= ?", filter.since_revision.is_some()),
-            (" AND revision <= ?", filter.until_revision.is_some()),
-            (" AND revision < ?", before.is_some()),
+            (" AND actor = ", filter.actor.is_some()),
+            (" AND action = ", filter.action.is_some()),
+            (" AND target = ", filter.target.is_some()),
+            (" AND revision >= ", filter.since_revision.is_some()),
+            (" AND revision <= ", filter.until_revision.is_some()),
+            (" AND revision < ", before.is_some()),
         ] {
             if present {
-                sql.push_str(cond);
+                n += 1;
+                sql.push_str(&format!("{cond}${n}"));
             }
         }
-        sql.push_str(" ORDER BY revision DESC LIMIT ?");
+        sql.push_str(&format!(" ORDER BY revision DESC LIMIT ${}", n + 1));
         let mut q = sqlx::query(&sql).bind(org.to_string());
         if let Some(p) = project {
             q = q.bind(p.to_string());

@@ -3,19 +3,19 @@
 
 use std::collections::BTreeSet;
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 use warden_model::{OrgId, PolicyId, ProjectId, RoleId, ScopeKind};
 
 use crate::{PolicyRecord, PolicyRef, RoleRecord, Store, StoreError};
 
-pub(crate) fn uuid_col(row: &SqliteRow, col: &str) -> Result<uuid::Uuid, StoreError> {
+pub(crate) fn uuid_col(row: &AnyRow, col: &str) -> Result<uuid::Uuid, StoreError> {
     let s: String = row.try_get(col)?;
     uuid::Uuid::try_parse(&s)
         .map_err(|_| StoreError::Corrupt(format!("`{col}` holds `{s}`, not a UUID")))
 }
 
-pub(crate) fn opt_uuid_col(row: &SqliteRow, col: &str) -> Result<Option<uuid::Uuid>, StoreError> {
+pub(crate) fn opt_uuid_col(row: &AnyRow, col: &str) -> Result<Option<uuid::Uuid>, StoreError> {
     let s: Option<String> = row.try_get(col)?;
     s.map(|s| {
         uuid::Uuid::try_parse(&s)
@@ -31,8 +31,8 @@ pub(crate) const ROLE_COLS: &str = POLICY_COLS;
 impl Store {
     pub(crate) async fn policy_from_row(
         &self,
-        conn: &mut SqliteConnection,
-        row: &SqliteRow,
+        conn: &mut AnyConnection,
+        row: &AnyRow,
     ) -> Result<PolicyRecord, StoreError> {
         let id = PolicyId(uuid_col(row, "id")?);
         let project_id = opt_uuid_col(row, "project_id")?.map(ProjectId);
@@ -67,10 +67,10 @@ impl Store {
 
     async fn policy_permissions(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         id: PolicyId,
     ) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT permission FROM policy_permissions WHERE policy_id = ?")
+        let rows = sqlx::query("SELECT permission FROM policy_permissions WHERE policy_id = $1")
             .bind(id.to_string())
             .fetch_all(&mut *conn)
             .await?;
@@ -98,8 +98,8 @@ impl Store {
 
     pub(crate) async fn role_from_row(
         &self,
-        conn: &mut SqliteConnection,
-        row: &SqliteRow,
+        conn: &mut AnyConnection,
+        row: &AnyRow,
     ) -> Result<RoleRecord, StoreError> {
         let id = RoleId(uuid_col(row, "id")?);
         let project_id = opt_uuid_col(row, "project_id")?.map(ProjectId);
@@ -112,7 +112,7 @@ impl Store {
         let scope_cat = self.catalogue.scope(kind);
         let policy_rows = sqlx::query(
             "SELECT p.id, p.org_id, p.project_id, p.name, p.description, p.predefined_key, p.created_at, p.updated_at, p.version
-             FROM role_policies rp JOIN policies p ON p.id = rp.policy_id WHERE rp.role_id = ? ORDER BY rp.position",
+             FROM role_policies rp JOIN policies p ON p.id = rp.policy_id WHERE rp.role_id = $1 ORDER BY rp.position",
         )
         .bind(id.to_string())
         .fetch_all(&mut *conn)
@@ -133,10 +133,11 @@ impl Store {
                 .map(|r| r.permissions.clone())
                 .unwrap_or_default(),
             None => {
-                let rows = sqlx::query("SELECT permission FROM role_permissions WHERE role_id = ?")
-                    .bind(id.to_string())
-                    .fetch_all(&mut *conn)
-                    .await?;
+                let rows =
+                    sqlx::query("SELECT permission FROM role_permissions WHERE role_id = $1")
+                        .bind(id.to_string())
+                        .fetch_all(&mut *conn)
+                        .await?;
                 let keys = rows
                     .iter()
                     .map(|r| r.try_get::<String, _>("permission"))

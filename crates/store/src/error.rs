@@ -67,16 +67,19 @@ impl StoreError {
         }
     }
 
-    /// Whether the database itself is unavailable (as opposed to a rule being broken).
+    /// Whether the database itself is unavailable (as opposed to a rule being broken),
+    /// including a write that waited too long for the write lock (PostgreSQL's
+    /// `lock_not_available`, after `lock_timeout`).
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             StoreError::Database(
                 sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::Io(_)
-                    | sqlx::Error::WorkerCrashed
-            )
-        )
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            StoreError::Database(sqlx::Error::Database(e)) => e.code().as_deref() == Some("55P03"),
+            _ => false,
+        }
     }
 }

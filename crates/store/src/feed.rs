@@ -8,7 +8,7 @@ use warden_model::{
 };
 
 use crate::catalog_rows::{opt_uuid_col, uuid_col};
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 
 /// One change-log entry as an engine needs it.
 #[derive(Debug, Clone)]
@@ -17,7 +17,7 @@ pub struct ChangeEntry {
     pub effects: Vec<Effect>,
 }
 
-fn scope_of(row: &sqlx::sqlite::SqliteRow) -> Result<Scope, StoreError> {
+fn scope_of(row: &sqlx::any::AnyRow) -> Result<Scope, StoreError> {
     Ok(Scope {
         org_id: OrgId(uuid_col(row, "org_id")?),
         project_id: opt_uuid_col(row, "project_id")?.map(ProjectId),
@@ -32,7 +32,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<ChangeEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT revision, effects FROM change_log WHERE revision > ? ORDER BY revision LIMIT ?",
+            "SELECT revision, effects FROM change_log WHERE revision > $1 ORDER BY revision LIMIT $2",
         )
         .bind(revision as i64)
         .bind(i64::from(limit))
@@ -56,7 +56,7 @@ impl Store {
     /// The whole access model as effects, with the revision it is consistent at. Read in
     /// one transaction, so that no write lands between two of its queries.
     pub async fn load(&self) -> Result<(u64, Vec<Effect>), StoreError> {
-        let mut tx = self.read.begin().await?;
+        let mut tx = self.begin_read().await?;
         let revision: i64 = sqlx::query("SELECT COALESCE(MAX(revision), 0) AS r FROM change_log")
             .fetch_one(&mut *tx)
             .await?
@@ -208,5 +208,52 @@ impl Store {
         }
         tx.commit().await?;
         Ok((revision.max(0) as u64, effects))
+    }
+}
+
+/// Hears about every write committed on the database, by any instance (PostgreSQL's
+/// LISTEN/NOTIFY on [`crate::CHANGES_CHANNEL`]). A wake-up call, not a feed: notifications
+/// can be lost (while the connection is down, for one), so a follower still reads the
+/// change log itself and still polls it now and then.
+pub struct ChangeListener {
+    inner: sqlx::postgres::PgListener,
+}
+
+/// What a [`ChangeListener`] heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard {
+    /// A write committed at this revision.
+    Committed(u64),
+    /// The connection was lost (and is being re-established): whatever was committed
+    /// meanwhile was not heard of.
+    Missed,
+}
+
+impl ChangeListener {
+    /// Waits for the next notification.
+    pub async fn next(&mut self) -> Result<Heard, StoreError> {
+        Ok(match self.inner.try_recv().await? {
+            Some(n) => match n.payload().parse::<u64>() {
+                Ok(revision) => Heard::Committed(revision),
+                // Not ours, or not as we write it: treat it as "something changed".
+                Err(_) => Heard::Missed,
+            },
+            None => Heard::Missed,
+        })
+    }
+}
+
+impl Store {
+    /// A listener for the writes committed on this database, on PostgreSQL; `None` on
+    /// SQLite, where only this process and `warden bootstrap` write and followers poll.
+    pub async fn listen(&self) -> Result<Option<ChangeListener>, StoreError> {
+        match self.backend {
+            Backend::Sqlite => Ok(None),
+            Backend::Postgres => {
+                let mut inner = sqlx::postgres::PgListener::connect(&self.url).await?;
+                inner.listen(crate::CHANGES_CHANNEL).await?;
+                Ok(Some(ChangeListener { inner }))
+            }
+        }
     }
 }

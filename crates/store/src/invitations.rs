@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 use serde_json::json;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use time::format_description::FormatItem;
 use time::macros::format_description;
@@ -165,7 +165,7 @@ fn reported_status(stored: String, expires_at: &str, now: &str) -> String {
     }
 }
 
-fn invitation_from_row(row: &SqliteRow, now: &str) -> Result<InvitationRecord, StoreError> {
+fn invitation_from_row(row: &AnyRow, now: &str) -> Result<InvitationRecord, StoreError> {
     let expires_at: String = row.try_get("expires_at")?;
     Ok(InvitationRecord {
         id: InvitationId(uuid_col(row, "id")?),
@@ -234,9 +234,9 @@ impl Store {
         let now = now_stamp()?;
         let filter = match status {
             None => "",
-            Some("pending") => " AND i.status = 'pending' AND i.expires_at > ?",
+            Some("pending") => " AND i.status = 'pending' AND i.expires_at > $4",
             Some("expired") => {
-                " AND (i.status = 'expired' OR (i.status = 'pending' AND i.expires_at <= ?))"
+                " AND (i.status = 'expired' OR (i.status = 'pending' AND i.expires_at <= $4))"
             }
             Some("accepted") => " AND i.status = 'accepted'",
             Some("revoked") => " AND i.status = 'revoked'",
@@ -252,15 +252,16 @@ impl Store {
             }
         };
         let sql = format!(
-            "SELECT {INVITATION_COLS} FROM {INVITATION_FROM} WHERE i.scope_id = ? AND i.id > ?{filter} ORDER BY i.id LIMIT ?"
+            "SELECT {INVITATION_COLS} FROM {INVITATION_FROM} WHERE i.scope_id = $1 AND i.id > $2{filter} ORDER BY i.id LIMIT $3"
         );
         let mut query = sqlx::query(&sql)
             .bind(scope.key().to_string())
-            .bind(page.after_str());
+            .bind(page.after_str())
+            .bind(page.fetch());
         if matches!(status, Some("pending" | "expired")) {
             query = query.bind(&now);
         }
-        let rows = query.bind(page.fetch()).fetch_all(&self.read).await?;
+        let rows = query.fetch_all(&self.read).await?;
         let items = rows
             .iter()
             .map(|r| invitation_from_row(r, &now))
@@ -276,7 +277,7 @@ impl Store {
     ) -> Result<InvitationRecord, StoreError> {
         let now = now_stamp()?;
         let row = sqlx::query(&format!(
-            "SELECT {INVITATION_COLS} FROM {INVITATION_FROM} WHERE i.id = ? AND i.scope_id = ?"
+            "SELECT {INVITATION_COLS} FROM {INVITATION_FROM} WHERE i.id = $1 AND i.scope_id = $2"
         ))
         .bind(id.to_string())
         .bind(scope.key().to_string())
@@ -294,7 +295,7 @@ impl Store {
     ) -> Result<InvitationRecord, StoreError> {
         let now = now_stamp()?;
         let row = sqlx::query(&format!(
-            "SELECT {INVITATION_COLS} FROM {INVITATION_FROM} WHERE i.id = ? AND i.scope_id = ?"
+            "SELECT {INVITATION_COLS} FROM {INVITATION_FROM} WHERE i.id = $1 AND i.scope_id = $2"
         ))
         .bind(id.to_string())
         .bind(scope.key().to_string())
@@ -359,7 +360,7 @@ impl Store {
             let key = email.to_lowercase();
             let member = sqlx::query(
                 "SELECT 1 AS x FROM users u JOIN memberships m ON m.principal_type = 'user' AND m.principal_id = u.id
-                 WHERE u.email_key = ? AND m.scope_id = ?",
+                 WHERE u.email_key = $1 AND m.scope_id = $2",
             )
             .bind(&key)
             .bind(scope.key().to_string())
@@ -373,7 +374,7 @@ impl Store {
                 continue;
             }
             let pending = sqlx::query(
-                "SELECT id, expires_at FROM invitations WHERE scope_id = ? AND email_key = ? AND status = 'pending'",
+                "SELECT id, expires_at FROM invitations WHERE scope_id = $1 AND email_key = $2 AND status = 'pending'",
             )
             .bind(scope.key().to_string())
             .bind(&key)
@@ -389,7 +390,7 @@ impl Store {
                     continue;
                 }
                 let old = InvitationId(uuid_col(&p, "id")?);
-                sqlx::query("UPDATE invitations SET status = 'expired', updated_at = ?, version = version + 1 WHERE id = ?")
+                sqlx::query("UPDATE invitations SET status = 'expired', updated_at = $1, version = version + 1 WHERE id = $2")
                     .bind(&at)
                     .bind(old.to_string())
                     .execute(&mut *tx)
@@ -400,7 +401,7 @@ impl Store {
             let secret = NewSecret::generate();
             sqlx::query(
                 "INSERT INTO invitations (id, org_id, project_id, scope_id, email, email_key, role_id, status, token_hash, created_by, created_at, updated_at, expires_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $10, $11, $12)",
             )
             .bind(id.to_string())
             .bind(scope.org_id.to_string())
@@ -467,7 +468,7 @@ impl Store {
             return Err(not_pending(&before, "resent"));
         }
         let newer = sqlx::query(
-            "SELECT id FROM invitations WHERE scope_id = ? AND email_key = ? AND status = 'pending' AND id <> ?",
+            "SELECT id FROM invitations WHERE scope_id = $1 AND email_key = $2 AND status = 'pending' AND id <> $3",
         )
         .bind(scope.key().to_string())
         .bind(before.email.to_lowercase())
@@ -488,7 +489,7 @@ impl Store {
         }
         let secret = NewSecret::generate();
         sqlx::query(
-            "UPDATE invitations SET status = 'pending', token_hash = ?, expires_at = ?, updated_at = ?, version = version + 1 WHERE id = ?",
+            "UPDATE invitations SET status = 'pending', token_hash = $1, expires_at = $2, updated_at = $3, version = version + 1 WHERE id = $4",
         )
         .bind(&secret.hash)
         .bind(&expires_at)
@@ -529,7 +530,7 @@ impl Store {
         if before.status != "pending" && before.status != "expired" {
             return Err(not_pending(&before, "revoked"));
         }
-        sqlx::query("UPDATE invitations SET status = 'revoked', updated_at = ?, version = version + 1 WHERE id = ?")
+        sqlx::query("UPDATE invitations SET status = 'revoked', updated_at = $1, version = version + 1 WHERE id = $2")
             .bind(now())
             .bind(id.to_string())
             .execute(&mut *tx)
@@ -555,12 +556,12 @@ impl Store {
     /// The invitation a token belongs to, on `conn`.
     async fn invitation_by_token(
         &self,
-        conn: &mut sqlx::SqliteConnection,
+        conn: &mut sqlx::AnyConnection,
         token_hash: &str,
     ) -> Result<InvitationRecord, StoreError> {
         let now = now_stamp()?;
         let row = sqlx::query(&format!(
-            "SELECT {INVITATION_COLS} FROM {INVITATION_FROM} WHERE i.token_hash = ?"
+            "SELECT {INVITATION_COLS} FROM {INVITATION_FROM} WHERE i.token_hash = $1"
         ))
         .bind(token_hash)
         .fetch_optional(&mut *conn)
@@ -589,7 +590,7 @@ impl Store {
             let inv = self.invitation_by_token(&mut conn, &token_hash).await?;
             check_acceptable(&inv)?;
             let existing: Option<String> =
-                sqlx::query("SELECT password_hash FROM users WHERE email_key = ?")
+                sqlx::query("SELECT password_hash FROM users WHERE email_key = $1")
                     .bind(inv.email.to_lowercase())
                     .fetch_optional(&mut *conn)
                     .await?
@@ -620,7 +621,7 @@ impl Store {
         check_acceptable(&before)?;
         let scope = before.scope();
         let user_id = self.ensure_user(&mut tx, &before.email).await?;
-        let stored: Option<String> = sqlx::query("SELECT password_hash FROM users WHERE id = ?")
+        let stored: Option<String> = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
             .bind(user_id.to_string())
             .fetch_one(&mut *tx)
             .await?
@@ -634,7 +635,7 @@ impl Store {
         }
         let at = now();
         if let Some(hash) = &new_hash {
-            sqlx::query("UPDATE users SET name = ?, password_hash = ?, updated_at = ?, version = version + 1 WHERE id = ?")
+            sqlx::query("UPDATE users SET name = $1, password_hash = $2, updated_at = $3, version = version + 1 WHERE id = $4")
                 .bind(name.as_str())
                 .bind(hash)
                 .bind(&at)
@@ -645,7 +646,7 @@ impl Store {
         let principal = Principal::User(user_id);
         let held = sqlx::query(
             "SELECT r.name FROM memberships m JOIN roles r ON r.id = m.role_id
-             WHERE m.scope_id = ? AND m.principal_type = 'user' AND m.principal_id = ?",
+             WHERE m.scope_id = $1 AND m.principal_type = 'user' AND m.principal_id = $2",
         )
         .bind(scope.key().to_string())
         .bind(user_id.to_string())
@@ -677,7 +678,7 @@ impl Store {
                 .await?,
         );
         sqlx::query(
-            "UPDATE invitations SET status = 'accepted', accepted_at = ?, accepted_user_id = ?, updated_at = ?, version = version + 1 WHERE id = ?",
+            "UPDATE invitations SET status = 'accepted', accepted_at = $1, accepted_user_id = $2, updated_at = $3, version = version + 1 WHERE id = $4",
         )
         .bind(&at)
         .bind(user_id.to_string())
@@ -729,7 +730,7 @@ impl Store {
         let org_scope = Scope::org(org);
         let principal = Principal::User(user);
         let holds_org_role = sqlx::query(
-            "SELECT 1 AS x FROM memberships WHERE scope_id = ? AND principal_type = 'user' AND principal_id = ?",
+            "SELECT 1 AS x FROM memberships WHERE scope_id = $1 AND principal_type = 'user' AND principal_id = $2",
         )
         .bind(org.to_string())
         .bind(user.to_string())
@@ -749,7 +750,7 @@ impl Store {
         };
         if let Some(role) = wanted {
             let row = sqlx::query(
-                "SELECT id FROM roles WHERE scope_id = ? AND (predefined_key = ? OR name_key = ?)",
+                "SELECT id FROM roles WHERE scope_id = $1 AND (predefined_key = $2 OR name_key = $3)",
             )
             .bind(org.to_string())
             .bind(&role)
@@ -767,7 +768,7 @@ impl Store {
             }
         }
         if let Some(team) = &arrival.default_team {
-            let row = sqlx::query("SELECT id FROM teams WHERE org_id = ? AND key = ?")
+            let row = sqlx::query("SELECT id FROM teams WHERE org_id = $1 AND key = $2")
                 .bind(org.to_string())
                 .bind(team)
                 .fetch_optional(&mut **tx)
@@ -775,7 +776,7 @@ impl Store {
             match row {
                 Some(r) => {
                     let team_id = TeamId(uuid_col(&r, "id")?);
-                    sqlx::query("INSERT INTO team_users (team_id, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+                    sqlx::query("INSERT INTO team_users (team_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                         .bind(team_id.to_string())
                         .bind(user.to_string())
                         .bind(now())
@@ -795,11 +796,12 @@ impl Store {
     }
 
     async fn user_in_tx(&self, tx: &mut Tx, id: UserId) -> Result<UserRecord, StoreError> {
-        let row = sqlx::query("SELECT id, email, name, status, created_at FROM users WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&mut **tx)
-            .await?
-            .ok_or_else(|| StoreError::not_found("user", id))?;
+        let row =
+            sqlx::query("SELECT id, email, name, status, created_at FROM users WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or_else(|| StoreError::not_found("user", id))?;
         Ok(UserRecord {
             id: UserId(uuid_col(&row, "id")?),
             email: row.try_get("email")?,
@@ -867,13 +869,12 @@ mod tests {
         Name::parse("name", s).unwrap()
     }
 
-    async fn fresh() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = Store::open(&url, Arc::new(Catalogue::default_llmops()))
+    async fn fresh() -> (Store, crate::testing::TestDatabase) {
+        let db = crate::testing::TestDatabase::new().await.unwrap();
+        let store = Store::open(db.url(), Arc::new(Catalogue::default_llmops()))
             .await
             .unwrap();
-        (store, dir)
+        (store, db)
     }
 
     const WEEK: time::Duration = time::Duration::days(7);

@@ -85,7 +85,7 @@ impl Store {
     /// Finds the key a secret belongs to. `None` when no key has this secret.
     pub async fn find_api_key(&self, secret: &str) -> Result<Option<ApiKeyAuth>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, org_id, project_id, user_id, name, valid, expires_at, last_used_at FROM api_keys WHERE secret_hash = ?",
+            "SELECT id, org_id, project_id, user_id, name, valid, expires_at, last_used_at FROM api_keys WHERE secret_hash = $1",
         )
         .bind(hash_secret(secret))
         .fetch_optional(&self.read)
@@ -105,7 +105,7 @@ impl Store {
 
     /// Records that a key was used. Not a change of the access model, so not in the log.
     pub async fn touch_api_key(&self, id: ApiKeyId) -> Result<(), StoreError> {
-        sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
+        sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
             .bind(now())
             .bind(id.to_string())
             .execute(&self.write)

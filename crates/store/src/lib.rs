@@ -5,19 +5,33 @@
 //! log (`before`/`after` documents), the feed that keeps every engine current (`effects`)
 //! and the source of revision numbers.
 //!
-//! SQLite is the embedded default: WAL, `synchronous=FULL` (an acknowledged write survives
-//! a crash of the process and of the machine), foreign keys on. Writes go through a pool of
-//! exactly one connection, which serializes them in the process so that revision order is
-//! commit order and no transaction ever has to upgrade a read lock; reads use their own pool
-//! and never wait on a writer (WAL).
+//! Two backends, chosen by the database URL, run the same SQL (written once, with `$1`-style
+//! parameters that both accept) through sqlx's `Any` driver; each has its own migrations
+//! (`migrations/sqlite`, `migrations/postgres`) for the same schema.
+//!
+//! - SQLite is the embedded default: WAL, `synchronous=FULL` (an acknowledged write
+//!   survives a crash of the process and of the machine), foreign keys on. Writes go
+//!   through a pool of exactly one connection and `BEGIN IMMEDIATE`, which serializes them
+//!   so that revision order is commit order and no transaction ever has to upgrade a read
+//!   lock; reads use their own pool and never wait on a writer (WAL).
+//! - PostgreSQL (`postgres://...`) is for any number of instances sharing one database.
+//!   Every write transaction first takes one transaction-scoped advisory lock, so that
+//!   writers of every instance are serialized in the database: a transaction allocates its
+//!   revision (last + 1) while holding it and releases it only once committed, so that
+//!   revision order is commit order and the log has no gap. The commit notifies
+//!   [`CHANGES_CHANNEL`] with the revision, for the instances that follow the log.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::AnyPool;
+use sqlx::{Executor, Row};
 use warden_model::{Catalogue, Effect, OrgId, ProjectId};
 
 mod access;
@@ -37,12 +51,13 @@ mod records;
 mod roles;
 pub mod tables;
 mod teams;
+pub mod testing;
 
 pub use access::{parse_email, BootstrapResult};
 pub use api_keys::{KeyPatch, KeyRecord};
 pub use audit::{AuditEvent, AuditFilter};
 pub use error::StoreError;
-pub use feed::ChangeEntry;
+pub use feed::{ChangeEntry, ChangeListener, Heard};
 pub use invitations::{
     AcceptedInvitation, Arrival, CreatedInvitations, InvitationRecord, InvitationToken,
     IssuedInvitation, SkippedEmail, INVITATION_STATUSES,
@@ -65,12 +80,40 @@ pub struct Written<T> {
 /// Handle to the database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    read: SqlitePool,
-    write: SqlitePool,
+    read: AnyPool,
+    write: AnyPool,
+    backend: Backend,
     catalogue: Arc<Catalogue>,
+    /// The URL the store was opened with, for the connection that listens for changes.
+    url: Arc<str>,
 }
 
-type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names: `postgres://` or `postgresql://` is PostgreSQL,
+    /// anything else SQLite (`sqlite://PATH`, `sqlite:PATH` or a plain file path).
+    pub fn of_url(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// The PostgreSQL channel every write notifies on commit, with its revision as payload.
+pub const CHANGES_CHANNEL: &str = "warden_changes";
+
+/// The key of the advisory lock that serializes writers on PostgreSQL ("warden" in ASCII).
+const WRITE_LOCK: i64 = 0x7761_7264_656e;
+
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 /// A change-log entry being written.
 pub(crate) struct Change {
@@ -88,6 +131,31 @@ pub(crate) fn doc<T: Serialize>(value: &T) -> Option<serde_json::Value> {
     serde_json::to_value(value).ok()
 }
 
+/// What every SQLite connection is set to. The `Any` driver takes only what a URL says
+/// (the file, the mode), so the rest is set here, on each new connection.
+fn sqlite_pragmas(
+    conn: &mut sqlx::AnyConnection,
+    _: sqlx::pool::PoolConnectionMetadata,
+) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        conn.execute(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+        )
+        .await
+        .map(|_| ())
+    })
+}
+
+/// What every PostgreSQL write connection is set to: a writer waits at most as long for
+/// the write lock as it would for a connection, then fails as "unavailable" (503).
+fn postgres_write_settings(
+    conn: &mut sqlx::AnyConnection,
+    _: sqlx::pool::PoolConnectionMetadata,
+) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
+    Box::pin(async move { conn.execute("SET lock_timeout = '30s'").await.map(|_| ()) })
+}
+
 /// The current time as stored: UTC, RFC 3339.
 pub(crate) fn now() -> String {
     time::OffsetDateTime::now_utc()
@@ -98,35 +166,80 @@ pub(crate) fn now() -> String {
 impl Store {
     /// Opens (creating if needed) the database at `url` and applies migrations.
     ///
-    /// `url` is `sqlite://PATH`, `sqlite:PATH` or a plain file path.
+    /// `url` is `postgres://...` (or `postgresql://...`) for PostgreSQL; otherwise SQLite:
+    /// `sqlite://PATH`, `sqlite:PATH` or a plain file path.
     pub async fn open(url: &str, catalogue: Arc<Catalogue>) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        match Backend::of_url(url) {
+            Backend::Sqlite => Self::open_sqlite(url, catalogue).await,
+            Backend::Postgres => Self::open_postgres(url, catalogue).await,
+        }
+    }
+
+    async fn open_sqlite(url: &str, catalogue: Arc<Catalogue>) -> Result<Self, StoreError> {
         let url = if url.starts_with("sqlite:") {
             url.to_owned()
         } else {
             format!("sqlite://{url}")
         };
-        let options = SqliteConnectOptions::from_str(&url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let write = SqlitePoolOptions::new()
+        // Checked here so that a bad URL is reported as SQLite reports it.
+        SqliteConnectOptions::from_str(&url)?;
+        let with_mode = |mode: &str| {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            AnyConnectOptions::from_str(&format!("{url}{sep}mode={mode}"))
+        };
+        let write = AnyPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone())
+            .after_connect(sqlite_pragmas)
+            .connect_with(with_mode("rwc")?)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
-        let read = SqlitePoolOptions::new()
+        let read = AnyPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.read_only(true))
+            .after_connect(sqlite_pragmas)
+            .connect_with(with_mode("ro")?)
             .await?;
         Ok(Self {
             read,
             write,
+            backend: Backend::Sqlite,
             catalogue,
+            url: url.into(),
         })
+    }
+
+    async fn open_postgres(url: &str, catalogue: Arc<Catalogue>) -> Result<Self, StoreError> {
+        let options = AnyConnectOptions::from_str(url)?;
+        // Writers queue on the advisory lock in the database, so a few connections suffice:
+        // one at a time writes, the others wait there rather than in this process.
+        let write = AnyPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(postgres_write_settings)
+            .connect_with(options.clone())
+            .await?;
+        // sqlx takes its own advisory lock while migrating, so instances starting together
+        // apply each migration once.
+        sqlx::migrate!("./migrations/postgres").run(&write).await?;
+        let read = AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Self {
+            read,
+            write,
+            backend: Backend::Postgres,
+            catalogue,
+            url: url.into(),
+        })
+    }
+
+    /// The database this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The catalogue this store resolves predefined roles and policies with.
@@ -148,11 +261,37 @@ impl Store {
         Ok(rev.max(0) as u64)
     }
 
-    /// Starts a write transaction. `BEGIN IMMEDIATE` takes the write lock at once, so that a
-    /// writer in another process (`warden bootstrap`, a second store on the same file) makes
-    /// this one wait (busy timeout) instead of failing when its read would have to upgrade.
+    /// Starts a write transaction and takes the write lock at once, before anything is
+    /// read, so that the rules it checks see every write committed before it.
+    ///
+    /// SQLite: `BEGIN IMMEDIATE`, so that a writer in another process (`warden bootstrap`, a
+    /// second store on the same file) makes this one wait (busy timeout) instead of failing
+    /// when its read would have to upgrade. PostgreSQL: the transaction-scoped advisory lock
+    /// that every writer of every instance takes; it is released when the transaction ends.
     pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
+        match self.backend {
+            Backend::Sqlite => Ok(self.write.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => {
+                let mut tx = self.write.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(WRITE_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
+    }
+
+    /// Starts a read-only transaction whose statements all see one snapshot: SQLite's read
+    /// transactions do (WAL); PostgreSQL's do at `REPEATABLE READ`, not at its default level.
+    pub(crate) async fn begin_read(&self) -> Result<Tx, StoreError> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.read.begin().await?),
+            Backend::Postgres => Ok(self
+                .read
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await?),
+        }
     }
 
     /// Appends the change-log entry and commits; returns the revision.
@@ -166,7 +305,7 @@ impl Store {
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
             "INSERT INTO change_log (revision, at, actor, org_id, project_id, action, target, before, after, effects)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(revision)
         .bind(now())
@@ -180,6 +319,14 @@ impl Store {
         .bind(effects)
         .execute(&mut *tx)
         .await?;
+        if self.backend == Backend::Postgres {
+            // Delivered to listeners when (and only if) the transaction commits.
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANGES_CHANNEL)
+                .bind(revision.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(revision as u64)
     }

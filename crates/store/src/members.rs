@@ -38,7 +38,7 @@ const MEMBER_SELECT: &str = "SELECT m.principal_type, m.principal_id, m.role_id,
     LEFT JOIN teams t ON m.principal_type = 'team' AND t.id = m.principal_id
     LEFT JOIN api_keys k ON m.principal_type = 'api_key' AND k.id = m.principal_id";
 
-fn member_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<MemberRecord, StoreError> {
+fn member_from_row(row: &sqlx::any::AnyRow) -> Result<MemberRecord, StoreError> {
     let kind: String = row.try_get("principal_type")?;
     let principal = Principal::from_parts(&kind, uuid_col(row, "principal_id")?)
         .ok_or_else(|| StoreError::Corrupt(format!("unknown principal type `{kind}`")))?;
@@ -70,14 +70,17 @@ impl Store {
         filter: &MemberFilter,
         page: Page,
     ) -> Result<Paged<MemberRecord>, StoreError> {
-        let mut sql = format!("{MEMBER_SELECT} WHERE m.scope_id = ? AND m.principal_id > ?");
+        let mut sql = format!("{MEMBER_SELECT} WHERE m.scope_id = $1 AND m.principal_id > $2");
+        let mut n = 2;
         if filter.role_id.is_some() {
-            sql.push_str(" AND m.role_id = ?");
+            n += 1;
+            sql.push_str(&format!(" AND m.role_id = ${n}"));
         }
         if filter.principal_type.is_some() {
-            sql.push_str(" AND m.principal_type = ?");
+            n += 1;
+            sql.push_str(&format!(" AND m.principal_type = ${n}"));
         }
-        sql.push_str(" ORDER BY m.principal_id LIMIT ?");
+        sql.push_str(&format!(" ORDER BY m.principal_id LIMIT ${}", n + 1));
         let mut q = sqlx::query(&sql)
             .bind(scope.key().to_string())
             .bind(page.after_str());
@@ -102,7 +105,7 @@ impl Store {
         principal: Principal,
     ) -> Result<MemberRecord, StoreError> {
         let row = sqlx::query(&format!(
-            "{MEMBER_SELECT} WHERE m.scope_id = ? AND m.principal_type = ? AND m.principal_id = ?"
+            "{MEMBER_SELECT} WHERE m.scope_id = $1 AND m.principal_type = $2 AND m.principal_id = $3"
         ))
         .bind(scope.key().to_string())
         .bind(principal.kind())
@@ -120,7 +123,7 @@ impl Store {
         principal: Principal,
     ) -> Result<Option<MemberRecord>, StoreError> {
         let row = sqlx::query(&format!(
-            "{MEMBER_SELECT} WHERE m.scope_id = ? AND m.principal_type = ? AND m.principal_id = ?"
+            "{MEMBER_SELECT} WHERE m.scope_id = $1 AND m.principal_type = $2 AND m.principal_id = $3"
         ))
         .bind(scope.key().to_string())
         .bind(principal.kind())
@@ -143,7 +146,7 @@ impl Store {
         let found = match principal {
             Principal::User(u) => self.is_org_user(tx, scope.org_id, u).await?,
             Principal::Team(_) => {
-                sqlx::query("SELECT 1 AS x FROM teams WHERE id = ? AND org_id = ?")
+                sqlx::query("SELECT 1 AS x FROM teams WHERE id = $1 AND org_id = $2")
                     .bind(&id)
                     .bind(&org)
                     .fetch_optional(&mut **tx)
@@ -151,7 +154,7 @@ impl Store {
                     .is_some()
             }
             Principal::ApiKey(_) => {
-                let row = sqlx::query("SELECT project_id FROM api_keys WHERE id = ? AND org_id = ? AND user_id IS NULL")
+                let row = sqlx::query("SELECT project_id FROM api_keys WHERE id = $1 AND org_id = $2 AND user_id IS NULL")
                     .bind(&id)
                     .bind(&org)
                     .fetch_optional(&mut **tx)
@@ -192,7 +195,7 @@ impl Store {
     /// Refuses a project scope whose project is not of the scope's org.
     async fn check_scope(&self, tx: &mut Tx, scope: Scope) -> Result<(), StoreError> {
         if let Some(p) = scope.project_id {
-            let found = sqlx::query("SELECT 1 AS x FROM projects WHERE id = ? AND org_id = ?")
+            let found = sqlx::query("SELECT 1 AS x FROM projects WHERE id = $1 AND org_id = $2")
                 .bind(p.to_string())
                 .bind(scope.org_id.to_string())
                 .fetch_optional(&mut **tx)
@@ -207,7 +210,7 @@ impl Store {
     async fn owner_count(&self, tx: &mut Tx, scope: Scope) -> Result<i64, StoreError> {
         let key = &self.catalogue.scope(scope.kind()).owner_role;
         let n: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM memberships m JOIN roles r ON r.id = m.role_id WHERE m.scope_id = ? AND r.predefined_key = ?",
+            "SELECT COUNT(*) AS n FROM memberships m JOIN roles r ON r.id = m.role_id WHERE m.scope_id = $1 AND r.predefined_key = $2",
         )
         .bind(scope.key().to_string())
         .bind(key)
@@ -224,7 +227,7 @@ impl Store {
         role: RoleId,
     ) -> Result<bool, StoreError> {
         let key = &self.catalogue.scope(scope.kind()).owner_role;
-        let row = sqlx::query("SELECT predefined_key FROM roles WHERE id = ?")
+        let row = sqlx::query("SELECT predefined_key FROM roles WHERE id = $1")
             .bind(role.to_string())
             .fetch_optional(&mut **tx)
             .await?;
@@ -350,7 +353,7 @@ impl Store {
         }
         let mut effects = Vec::new();
         if leaving_org {
-            let rows = sqlx::query("SELECT org_id, project_id FROM memberships WHERE org_id = ? AND principal_type = 'user' AND principal_id = ?")
+            let rows = sqlx::query("SELECT org_id, project_id FROM memberships WHERE org_id = $1 AND principal_type = 'user' AND principal_id = $2")
                 .bind(scope.org_id.to_string())
                 .bind(principal.uuid().to_string())
                 .fetch_all(&mut *tx)
@@ -366,12 +369,12 @@ impl Store {
                     principal,
                 });
             }
-            sqlx::query("DELETE FROM memberships WHERE org_id = ? AND principal_type = 'user' AND principal_id = ?")
+            sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND principal_type = 'user' AND principal_id = $2")
                 .bind(scope.org_id.to_string())
                 .bind(principal.uuid().to_string())
                 .execute(&mut *tx)
                 .await?;
-            let teams = sqlx::query("SELECT tu.team_id FROM team_users tu JOIN teams t ON t.id = tu.team_id WHERE t.org_id = ? AND tu.user_id = ?")
+            let teams = sqlx::query("SELECT tu.team_id FROM team_users tu JOIN teams t ON t.id = tu.team_id WHERE t.org_id = $1 AND tu.user_id = $2")
                 .bind(scope.org_id.to_string())
                 .bind(principal.uuid().to_string())
                 .fetch_all(&mut *tx)
@@ -382,25 +385,25 @@ impl Store {
                     team_id,
                     user_id: UserId(principal.uuid()),
                 });
-                sqlx::query("DELETE FROM team_users WHERE team_id = ? AND user_id = ?")
+                sqlx::query("DELETE FROM team_users WHERE team_id = $1 AND user_id = $2")
                     .bind(team_id.to_string())
                     .bind(principal.uuid().to_string())
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query("DELETE FROM org_users WHERE org_id = ? AND user_id = ?")
+            sqlx::query("DELETE FROM org_users WHERE org_id = $1 AND user_id = $2")
                 .bind(scope.org_id.to_string())
                 .bind(principal.uuid().to_string())
                 .execute(&mut *tx)
                 .await?;
             // Personal keys act as the user; they go with it.
-            sqlx::query("DELETE FROM api_keys WHERE org_id = ? AND user_id = ?")
+            sqlx::query("DELETE FROM api_keys WHERE org_id = $1 AND user_id = $2")
                 .bind(scope.org_id.to_string())
                 .bind(principal.uuid().to_string())
                 .execute(&mut *tx)
                 .await?;
         } else {
-            sqlx::query("DELETE FROM memberships WHERE scope_id = ? AND principal_type = ? AND principal_id = ?")
+            sqlx::query("DELETE FROM memberships WHERE scope_id = $1 AND principal_type = $2 AND principal_id = $3")
                 .bind(scope.key().to_string())
                 .bind(principal.kind())
                 .bind(principal.uuid().to_string())

@@ -15,7 +15,7 @@ use crate::{
 const PROJECT_COLS: &str =
     "id, org_id, name, description, restricted, created_at, updated_at, version";
 
-fn project_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ProjectRecord, StoreError> {
+fn project_from_row(row: &sqlx::any::AnyRow) -> Result<ProjectRecord, StoreError> {
     Ok(ProjectRecord {
         id: ProjectId(uuid_col(row, "id")?),
         org_id: OrgId(uuid_col(row, "org_id")?),
@@ -45,7 +45,7 @@ impl Store {
             policy_ids.insert(p.key.as_str(), id);
             sqlx::query(
                 "INSERT INTO policies (id, org_id, project_id, scope_id, name, name_key, description, predefined_key, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(id.to_string())
             .bind(scope.org_id.to_string())
@@ -69,7 +69,7 @@ impl Store {
             let id = RoleId::new();
             sqlx::query(
                 "INSERT INTO roles (id, org_id, project_id, scope_id, name, name_key, description, predefined_key, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(id.to_string())
             .bind(scope.org_id.to_string())
@@ -87,7 +87,7 @@ impl Store {
             for (pos, key) in r.policies.iter().enumerate() {
                 if let Some(pid) = policy_ids.get(key.as_str()) {
                     sqlx::query(
-                        "INSERT INTO role_policies (role_id, policy_id, position) VALUES (?, ?, ?)",
+                        "INSERT INTO role_policies (role_id, policy_id, position) VALUES ($1, $2, $3)",
                     )
                     .bind(id.to_string())
                     .bind(pid.to_string())
@@ -114,7 +114,7 @@ impl Store {
         tx: &mut Tx,
         name: &Name,
     ) -> Result<(OrgRecord, Vec<Effect>), StoreError> {
-        let exists = sqlx::query("SELECT id FROM orgs WHERE name_key = ?")
+        let exists = sqlx::query("SELECT id FROM orgs WHERE name_key = $1")
             .bind(name.key())
             .fetch_optional(&mut **tx)
             .await?;
@@ -131,7 +131,7 @@ impl Store {
         let id = OrgId::new();
         let at = now();
         sqlx::query(
-            "INSERT INTO orgs (id, name, name_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO orgs (id, name, name_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(id.to_string())
         .bind(name.as_str())
@@ -155,7 +155,7 @@ impl Store {
     /// An organization by id.
     pub async fn get_org(&self, id: OrgId) -> Result<OrgRecord, StoreError> {
         let row =
-            sqlx::query("SELECT id, name, created_at, updated_at, version FROM orgs WHERE id = ?")
+            sqlx::query("SELECT id, name, created_at, updated_at, version FROM orgs WHERE id = $1")
                 .bind(id.to_string())
                 .fetch_optional(&self.read)
                 .await?
@@ -179,11 +179,13 @@ impl Store {
 
     /// A project by id.
     pub async fn get_project(&self, id: ProjectId) -> Result<ProjectRecord, StoreError> {
-        let row = sqlx::query(&format!("SELECT {PROJECT_COLS} FROM projects WHERE id = ?"))
-            .bind(id.to_string())
-            .fetch_optional(&self.read)
-            .await?
-            .ok_or_else(|| StoreError::not_found("project", id))?;
+        let row = sqlx::query(&format!(
+            "SELECT {PROJECT_COLS} FROM projects WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or_else(|| StoreError::not_found("project", id))?;
         project_from_row(&row)
     }
 
@@ -194,7 +196,7 @@ impl Store {
         page: Page,
     ) -> Result<Paged<ProjectRecord>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {PROJECT_COLS} FROM projects WHERE org_id = ? AND id > ? ORDER BY id LIMIT ?"
+            "SELECT {PROJECT_COLS} FROM projects WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3"
         ))
         .bind(org.to_string())
         .bind(page.after_str())
@@ -215,7 +217,7 @@ impl Store {
         name: &Name,
         except: Option<ProjectId>,
     ) -> Result<(), StoreError> {
-        let row = sqlx::query("SELECT id FROM projects WHERE org_id = ? AND name_key = ?")
+        let row = sqlx::query("SELECT id FROM projects WHERE org_id = $1 AND name_key = $2")
             .bind(org.to_string())
             .bind(name.key())
             .fetch_optional(&mut **tx)
@@ -246,7 +248,7 @@ impl Store {
         let at = now();
         sqlx::query(
             "INSERT INTO projects (id, org_id, name, name_key, description, restricted, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id.to_string())
         .bind(org.to_string())
@@ -303,11 +305,13 @@ impl Store {
         if_version: Option<i64>,
     ) -> Result<Written<ProjectRecord>, StoreError> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query(&format!("SELECT {PROJECT_COLS} FROM projects WHERE id = ?"))
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::not_found("project", id))?;
+        let row = sqlx::query(&format!(
+            "SELECT {PROJECT_COLS} FROM projects WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::not_found("project", id))?;
         let before = project_from_row(&row)?;
         check_version(if_version, before.version)?;
         let mut after = before.clone();
@@ -325,7 +329,7 @@ impl Store {
         after.version += 1;
         after.updated_at = now();
         sqlx::query(
-            "UPDATE projects SET name = ?, name_key = ?, description = ?, restricted = ?, updated_at = ?, version = ? WHERE id = ?",
+            "UPDATE projects SET name = $1, name_key = $2, description = $3, restricted = $4, updated_at = $5, version = $6 WHERE id = $7",
         )
         .bind(&after.name)
         .bind(warden_model::names::name_key(&after.name))
@@ -364,13 +368,15 @@ impl Store {
         id: ProjectId,
     ) -> Result<Written<ProjectRecord>, StoreError> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query(&format!("SELECT {PROJECT_COLS} FROM projects WHERE id = ?"))
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::not_found("project", id))?;
+        let row = sqlx::query(&format!(
+            "SELECT {PROJECT_COLS} FROM projects WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::not_found("project", id))?;
         let before = project_from_row(&row)?;
-        let key_rows = sqlx::query("SELECT id FROM api_keys WHERE project_id = ?")
+        let key_rows = sqlx::query("SELECT id FROM api_keys WHERE project_id = $1")
             .bind(id.to_string())
             .fetch_all(&mut *tx)
             .await?;
@@ -383,13 +389,13 @@ impl Store {
         let pid = id.to_string();
         // Children first: memberships and role links refer to roles and policies.
         for sql in [
-            "DELETE FROM memberships WHERE project_id = ?",
-            "DELETE FROM memberships WHERE principal_type = 'api_key' AND principal_id IN (SELECT id FROM api_keys WHERE project_id = ?)",
-            "DELETE FROM api_keys WHERE project_id = ?",
-            "DELETE FROM role_policies WHERE role_id IN (SELECT id FROM roles WHERE project_id = ?)",
-            "DELETE FROM roles WHERE project_id = ?",
-            "DELETE FROM policies WHERE project_id = ?",
-            "DELETE FROM projects WHERE id = ?",
+            "DELETE FROM memberships WHERE project_id = $1",
+            "DELETE FROM memberships WHERE principal_type = 'api_key' AND principal_id IN (SELECT id FROM api_keys WHERE project_id = $1)",
+            "DELETE FROM api_keys WHERE project_id = $1",
+            "DELETE FROM role_policies WHERE role_id IN (SELECT id FROM roles WHERE project_id = $1)",
+            "DELETE FROM roles WHERE project_id = $1",
+            "DELETE FROM policies WHERE project_id = $1",
+            "DELETE FROM projects WHERE id = $1",
         ] {
             sqlx::query(sql).bind(&pid).execute(&mut *tx).await?;
         }

@@ -53,7 +53,7 @@ impl Store {
         except: Option<uuid::Uuid>,
     ) -> Result<(), StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT id, name, predefined_key FROM {} WHERE scope_id = ? AND name_key = ?",
+            "SELECT id, name, predefined_key FROM {} WHERE scope_id = $1 AND name_key = $2",
             table.name()
         ))
         .bind(scope.key().to_string())
@@ -94,7 +94,7 @@ impl Store {
     ) -> Result<Paged<PolicyRecord>, StoreError> {
         let mut conn = self.read.acquire().await?;
         let rows = sqlx::query(&format!(
-            "SELECT {POLICY_COLS} FROM policies WHERE scope_id = ? AND id > ?{} ORDER BY id LIMIT ?",
+            "SELECT {POLICY_COLS} FROM policies WHERE scope_id = $1 AND id > $2{} ORDER BY id LIMIT $3",
             predefined_filter(is_predefined)
         ))
         .bind(scope.key().to_string())
@@ -113,7 +113,7 @@ impl Store {
     pub async fn get_policy(&self, scope: Scope, id: PolicyId) -> Result<PolicyRecord, StoreError> {
         let mut conn = self.read.acquire().await?;
         let row = sqlx::query(&format!(
-            "SELECT {POLICY_COLS} FROM policies WHERE id = ? AND scope_id = ?"
+            "SELECT {POLICY_COLS} FROM policies WHERE id = $1 AND scope_id = $2"
         ))
         .bind(id.to_string())
         .bind(scope.key().to_string())
@@ -130,7 +130,7 @@ impl Store {
         id: PolicyId,
     ) -> Result<PolicyRecord, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {POLICY_COLS} FROM policies WHERE id = ? AND scope_id = ?"
+            "SELECT {POLICY_COLS} FROM policies WHERE id = $1 AND scope_id = $2"
         ))
         .bind(id.to_string())
         .bind(scope.key().to_string())
@@ -146,12 +146,12 @@ impl Store {
         id: PolicyId,
         keys: &[String],
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM policy_permissions WHERE policy_id = ?")
+        sqlx::query("DELETE FROM policy_permissions WHERE policy_id = $1")
             .bind(id.to_string())
             .execute(&mut **tx)
             .await?;
         for k in keys {
-            sqlx::query("INSERT INTO policy_permissions (policy_id, permission) VALUES (?, ?)")
+            sqlx::query("INSERT INTO policy_permissions (policy_id, permission) VALUES ($1, $2)")
                 .bind(id.to_string())
                 .bind(k)
                 .execute(&mut **tx)
@@ -174,7 +174,7 @@ impl Store {
         let at = now();
         sqlx::query(
             "INSERT INTO policies (id, org_id, project_id, scope_id, name, name_key, description, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(id.to_string())
         .bind(scope.org_id.to_string())
@@ -243,7 +243,7 @@ impl Store {
             .as_ref()
             .map(|d| d.as_str().to_owned())
             .unwrap_or_else(|| before.description.clone());
-        sqlx::query("UPDATE policies SET name = ?, name_key = ?, description = ?, updated_at = ?, version = version + 1 WHERE id = ?")
+        sqlx::query("UPDATE policies SET name = $1, name_key = $2, description = $3, updated_at = $4, version = version + 1 WHERE id = $5")
             .bind(&name)
             .bind(warden_model::names::name_key(&name))
             .bind(&description)
@@ -294,7 +294,7 @@ impl Store {
             "deleted",
         )?;
         let users = sqlx::query(
-            "SELECT r.id, r.name FROM role_policies rp JOIN roles r ON r.id = rp.role_id WHERE rp.policy_id = ? ORDER BY r.name_key",
+            "SELECT r.id, r.name FROM role_policies rp JOIN roles r ON r.id = rp.role_id WHERE rp.policy_id = $1 ORDER BY r.name_key",
         )
         .bind(id.to_string())
         .fetch_all(&mut *tx)
@@ -318,11 +318,11 @@ impl Store {
                 json!({"roles": roles.iter().zip(&names).map(|(id, n)| json!({"id": id, "name": n})).collect::<Vec<_>>()}),
             ));
         }
-        sqlx::query("DELETE FROM role_policies WHERE policy_id = ?")
+        sqlx::query("DELETE FROM role_policies WHERE policy_id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM policies WHERE id = ?")
+        sqlx::query("DELETE FROM policies WHERE id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;

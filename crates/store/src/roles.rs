@@ -22,7 +22,7 @@ impl Store {
     ) -> Result<Paged<RoleRecord>, StoreError> {
         let mut conn = self.read.acquire().await?;
         let rows = sqlx::query(&format!(
-            "SELECT {ROLE_COLS} FROM roles WHERE scope_id = ? AND id > ?{} ORDER BY id LIMIT ?",
+            "SELECT {ROLE_COLS} FROM roles WHERE scope_id = $1 AND id > $2{} ORDER BY id LIMIT $3",
             predefined_filter(is_predefined)
         ))
         .bind(scope.key().to_string())
@@ -41,7 +41,7 @@ impl Store {
     pub async fn get_role(&self, scope: Scope, id: RoleId) -> Result<RoleRecord, StoreError> {
         let mut conn = self.read.acquire().await?;
         let row = sqlx::query(&format!(
-            "SELECT {ROLE_COLS} FROM roles WHERE id = ? AND scope_id = ?"
+            "SELECT {ROLE_COLS} FROM roles WHERE id = $1 AND scope_id = $2"
         ))
         .bind(id.to_string())
         .bind(scope.key().to_string())
@@ -64,7 +64,7 @@ impl Store {
         if let Some(role) = self.find_role_by_name(scope, id_or_name).await? {
             return Ok(role);
         }
-        let rows = sqlx::query("SELECT name FROM roles WHERE scope_id = ? ORDER BY id")
+        let rows = sqlx::query("SELECT name FROM roles WHERE scope_id = $1 ORDER BY id")
             .bind(scope.key().to_string())
             .fetch_all(&self.read)
             .await?;
@@ -99,7 +99,7 @@ impl Store {
     ) -> Result<Option<RoleRecord>, StoreError> {
         let mut conn = self.read.acquire().await?;
         let row = sqlx::query(&format!(
-            "SELECT {ROLE_COLS} FROM roles WHERE scope_id = ? AND name_key = ?"
+            "SELECT {ROLE_COLS} FROM roles WHERE scope_id = $1 AND name_key = $2"
         ))
         .bind(scope.key().to_string())
         .bind(warden_model::names::name_key(name))
@@ -118,7 +118,7 @@ impl Store {
         id: RoleId,
     ) -> Result<RoleRecord, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {ROLE_COLS} FROM roles WHERE id = ? AND scope_id = ?"
+            "SELECT {ROLE_COLS} FROM roles WHERE id = $1 AND scope_id = $2"
         ))
         .bind(id.to_string())
         .bind(scope.key().to_string())
@@ -138,7 +138,7 @@ impl Store {
         let mut unknown = Vec::new();
         let mut elsewhere = Vec::new();
         for id in ids {
-            let row = sqlx::query("SELECT org_id, scope_id FROM policies WHERE id = ?")
+            let row = sqlx::query("SELECT org_id, scope_id FROM policies WHERE id = $1")
                 .bind(id.to_string())
                 .fetch_optional(&mut **tx)
                 .await?;
@@ -189,13 +189,13 @@ impl Store {
         permissions: Option<&[String]>,
     ) -> Result<(), StoreError> {
         if let Some(ids) = policy_ids {
-            sqlx::query("DELETE FROM role_policies WHERE role_id = ?")
+            sqlx::query("DELETE FROM role_policies WHERE role_id = $1")
                 .bind(id.to_string())
                 .execute(&mut **tx)
                 .await?;
             for (pos, p) in ids.iter().enumerate() {
                 sqlx::query(
-                    "INSERT INTO role_policies (role_id, policy_id, position) VALUES (?, ?, ?)",
+                    "INSERT INTO role_policies (role_id, policy_id, position) VALUES ($1, $2, $3)",
                 )
                 .bind(id.to_string())
                 .bind(p.to_string())
@@ -205,12 +205,12 @@ impl Store {
             }
         }
         if let Some(keys) = permissions {
-            sqlx::query("DELETE FROM role_permissions WHERE role_id = ?")
+            sqlx::query("DELETE FROM role_permissions WHERE role_id = $1")
                 .bind(id.to_string())
                 .execute(&mut **tx)
                 .await?;
             for k in keys {
-                sqlx::query("INSERT INTO role_permissions (role_id, permission) VALUES (?, ?)")
+                sqlx::query("INSERT INTO role_permissions (role_id, permission) VALUES ($1, $2)")
                     .bind(id.to_string())
                     .bind(k)
                     .execute(&mut **tx)
@@ -236,7 +236,7 @@ impl Store {
         let at = now();
         sqlx::query(
             "INSERT INTO roles (id, org_id, project_id, scope_id, name, name_key, description, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(id.to_string())
         .bind(scope.org_id.to_string())
@@ -325,7 +325,7 @@ impl Store {
             .as_ref()
             .map(|d| d.as_str().to_owned())
             .unwrap_or_else(|| before.description.clone());
-        sqlx::query("UPDATE roles SET name = ?, name_key = ?, description = ?, updated_at = ?, version = version + 1 WHERE id = ?")
+        sqlx::query("UPDATE roles SET name = $1, name_key = $2, description = $3, updated_at = $4, version = version + 1 WHERE id = $5")
             .bind(&name)
             .bind(warden_model::names::name_key(&name))
             .bind(&description)
@@ -375,7 +375,7 @@ impl Store {
             before.predefined_key.is_some(),
             "deleted",
         )?;
-        let rows = sqlx::query("SELECT principal_type, principal_id FROM memberships WHERE role_id = ? ORDER BY principal_type, principal_id")
+        let rows = sqlx::query("SELECT principal_type, principal_id FROM memberships WHERE role_id = $1 ORDER BY principal_type, principal_id")
             .bind(id.to_string())
             .fetch_all(&mut *tx)
             .await?;
@@ -409,11 +409,11 @@ impl Store {
             })
             .collect();
         effects.push(Effect::DeleteRole { role_id: id });
-        sqlx::query("DELETE FROM memberships WHERE role_id = ?")
+        sqlx::query("DELETE FROM memberships WHERE role_id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM roles WHERE id = ?")
+        sqlx::query("DELETE FROM roles WHERE id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;

@@ -53,11 +53,11 @@ impl Store {
     /// two of its queries). An org that does not exist reads as empty tables. Rows are found
     /// through their `scope_id` (the org and its projects), which the indexes cover.
     pub async fn org_tables(&self, org: OrgId) -> Result<OrgTables, StoreError> {
-        let mut tx = self.read.begin().await?;
+        let mut tx = self.begin_read().await?;
         let o = org.to_string();
         let mut t = OrgTables::default();
 
-        for r in sqlx::query("SELECT id, restricted FROM projects WHERE org_id = ? ORDER BY id")
+        for r in sqlx::query("SELECT id, restricted FROM projects WHERE org_id = $1 ORDER BY id")
             .bind(&o)
             .fetch_all(&mut *tx)
             .await?
@@ -67,7 +67,7 @@ impl Store {
                 r.try_get::<i64, _>("restricted")? != 0,
             ));
         }
-        for r in sqlx::query("SELECT user_id FROM org_users WHERE org_id = ? ORDER BY user_id")
+        for r in sqlx::query("SELECT user_id FROM org_users WHERE org_id = $1 ORDER BY user_id")
             .bind(&o)
             .fetch_all(&mut *tx)
             .await?
@@ -77,7 +77,7 @@ impl Store {
         // Teams with their users (a team without users reads as one row with a NULL user).
         for r in sqlx::query(
             "SELECT t.id, tu.user_id FROM teams t LEFT JOIN team_users tu ON tu.team_id = t.id
-             WHERE t.org_id = ? ORDER BY t.id, tu.user_id",
+             WHERE t.org_id = $1 ORDER BY t.id, tu.user_id",
         )
         .bind(&o)
         .fetch_all(&mut *tx)
@@ -93,7 +93,7 @@ impl Store {
         }
         for r in sqlx::query(
             "SELECT project_id, principal_type, principal_id, role_id FROM memberships
-             WHERE scope_id IN (SELECT ? UNION ALL SELECT id FROM projects WHERE org_id = ?)
+             WHERE scope_id IN (SELECT $1 UNION ALL SELECT id FROM projects WHERE org_id = $2)
              ORDER BY scope_id, principal_type, principal_id",
         )
         .bind(&o)
@@ -117,8 +117,8 @@ impl Store {
         for r in sqlx::query(
             "SELECT DISTINCT k.id, k.project_id, k.valid FROM memberships m
              JOIN api_keys k ON k.id = m.principal_id
-             WHERE m.principal_type = 'api_key' AND k.org_id = ? AND k.user_id IS NULL
-               AND m.scope_id IN (SELECT ? UNION ALL SELECT id FROM projects WHERE org_id = ?)
+             WHERE m.principal_type = 'api_key' AND k.org_id = $1 AND k.user_id IS NULL
+               AND m.scope_id IN (SELECT $2 UNION ALL SELECT id FROM projects WHERE org_id = $3)
              ORDER BY k.id",
         )
         .bind(&o)
@@ -138,7 +138,7 @@ impl Store {
         for r in sqlx::query(
             "SELECT p.id, p.project_id, p.predefined_key, pp.permission FROM policies p
              LEFT JOIN policy_permissions pp ON pp.policy_id = p.id
-             WHERE p.scope_id IN (SELECT ? UNION ALL SELECT id FROM projects WHERE org_id = ?)",
+             WHERE p.scope_id IN (SELECT $1 UNION ALL SELECT id FROM projects WHERE org_id = $2)",
         )
         .bind(&o)
         .bind(&o)
@@ -161,7 +161,7 @@ impl Store {
         // Roles: their policies, their inline permissions, and what they grant in all.
         for r in sqlx::query(
             "SELECT rp.role_id, rp.policy_id FROM roles r JOIN role_policies rp ON rp.role_id = r.id
-             WHERE r.scope_id IN (SELECT ? UNION ALL SELECT id FROM projects WHERE org_id = ?)
+             WHERE r.scope_id IN (SELECT $1 UNION ALL SELECT id FROM projects WHERE org_id = $2)
              ORDER BY rp.role_id, rp.position",
         )
         .bind(&o)
@@ -181,7 +181,7 @@ impl Store {
         for r in sqlx::query(
             "SELECT r.id, r.project_id, r.predefined_key, rp.permission FROM roles r
              LEFT JOIN role_permissions rp ON rp.role_id = r.id
-             WHERE r.scope_id IN (SELECT ? UNION ALL SELECT id FROM projects WHERE org_id = ?)
+             WHERE r.scope_id IN (SELECT $1 UNION ALL SELECT id FROM projects WHERE org_id = $2)
              ORDER BY r.id",
         )
         .bind(&o)

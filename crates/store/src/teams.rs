@@ -6,8 +6,8 @@
 
 use serde::Serialize;
 use serde_json::json;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 use warden_model::{
     Description, Effect, Name, OrgId, Principal, ProjectId, RoleId, Scope, TeamId, UserId,
 };
@@ -117,7 +117,7 @@ const TEAM_SELECT: &str =
     (SELECT COUNT(*) FROM team_users tu WHERE tu.team_id = t.id) AS user_count
     FROM teams t";
 
-fn team_from_row(row: &SqliteRow) -> Result<TeamRecord, StoreError> {
+fn team_from_row(row: &AnyRow) -> Result<TeamRecord, StoreError> {
     Ok(TeamRecord {
         id: TeamId(uuid_col(row, "id")?),
         org_id: OrgId(uuid_col(row, "org_id")?),
@@ -133,7 +133,7 @@ fn team_from_row(row: &SqliteRow) -> Result<TeamRecord, StoreError> {
 
 const USER_COLS: &str = "u.id, u.email, u.name, u.status, u.created_at";
 
-fn user_from_row(row: &SqliteRow) -> Result<UserRecord, StoreError> {
+fn user_from_row(row: &AnyRow) -> Result<UserRecord, StoreError> {
     Ok(UserRecord {
         id: UserId(uuid_col(row, "id")?),
         email: row.try_get("email")?,
@@ -153,20 +153,20 @@ impl Store {
     /// not found, as one that does not exist.
     async fn find_team(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         org: OrgId,
         team: &str,
     ) -> Result<TeamRecord, StoreError> {
         let row = match TeamId::parse(team) {
             Ok(id) => {
-                sqlx::query(&format!("{TEAM_SELECT} WHERE t.id = ? AND t.org_id = ?"))
+                sqlx::query(&format!("{TEAM_SELECT} WHERE t.id = $1 AND t.org_id = $2"))
                     .bind(id.to_string())
                     .bind(org.to_string())
                     .fetch_optional(&mut *conn)
                     .await?
             }
             Err(_) => {
-                sqlx::query(&format!("{TEAM_SELECT} WHERE t.key = ? AND t.org_id = ?"))
+                sqlx::query(&format!("{TEAM_SELECT} WHERE t.key = $1 AND t.org_id = $2"))
                     .bind(team)
                     .bind(org.to_string())
                     .fetch_optional(&mut *conn)
@@ -180,7 +180,7 @@ impl Store {
     }
 
     async fn team_by_id(&self, tx: &mut Tx, id: TeamId) -> Result<TeamRecord, StoreError> {
-        let row = sqlx::query(&format!("{TEAM_SELECT} WHERE t.id = ?"))
+        let row = sqlx::query(&format!("{TEAM_SELECT} WHERE t.id = $1"))
             .bind(id.to_string())
             .fetch_optional(&mut **tx)
             .await?
@@ -195,7 +195,7 @@ impl Store {
         page: Page,
     ) -> Result<Paged<TeamRecord>, StoreError> {
         let rows = sqlx::query(&format!(
-            "{TEAM_SELECT} WHERE t.org_id = ? AND t.id > ? ORDER BY t.id LIMIT ?"
+            "{TEAM_SELECT} WHERE t.org_id = $1 AND t.id > $2 ORDER BY t.id LIMIT $3"
         ))
         .bind(org.to_string())
         .bind(page.after_str())
@@ -223,7 +223,7 @@ impl Store {
         name: &Name,
         except: Option<TeamId>,
     ) -> Result<(), StoreError> {
-        let row = sqlx::query("SELECT id, name FROM teams WHERE org_id = ? AND name_key = ?")
+        let row = sqlx::query("SELECT id, name FROM teams WHERE org_id = $1 AND name_key = $2")
             .bind(org.to_string())
             .bind(name.key())
             .fetch_optional(&mut **tx)
@@ -248,7 +248,7 @@ impl Store {
         key: &str,
         except: Option<TeamId>,
     ) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT id, name FROM teams WHERE org_id = ? AND key = ?")
+        let row = sqlx::query("SELECT id, name FROM teams WHERE org_id = $1 AND key = $2")
             .bind(org.to_string())
             .bind(key)
             .fetch_optional(&mut **tx)
@@ -338,7 +338,7 @@ impl Store {
         let at = now();
         sqlx::query(
             "INSERT INTO teams (id, org_id, key, name, name_key, description, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id.to_string())
         .bind(org.to_string())
@@ -404,7 +404,7 @@ impl Store {
             .as_ref()
             .map(|d| d.as_str().to_owned())
             .unwrap_or_else(|| before.description.clone());
-        sqlx::query("UPDATE teams SET key = ?, name = ?, name_key = ?, description = ?, updated_at = ?, version = version + 1 WHERE id = ?")
+        sqlx::query("UPDATE teams SET key = $1, name = $2, name_key = $3, description = $4, updated_at = $5, version = version + 1 WHERE id = $6")
             .bind(&key)
             .bind(&name)
             .bind(warden_model::names::name_key(&name))
@@ -446,7 +446,7 @@ impl Store {
         let before = self.find_team(&mut tx, org, team).await?;
         let id = before.id.to_string();
         let rows = sqlx::query(
-            "SELECT org_id, project_id, role_id FROM memberships WHERE principal_type = 'team' AND principal_id = ?",
+            "SELECT org_id, project_id, role_id FROM memberships WHERE principal_type = 'team' AND principal_id = $1",
         )
         .bind(&id)
         .fetch_all(&mut *tx)
@@ -461,16 +461,16 @@ impl Store {
                 "role_id": RoleId(uuid_col(r, "role_id")?),
             }));
         }
-        sqlx::query("DELETE FROM memberships WHERE principal_type = 'team' AND principal_id = ?")
+        sqlx::query("DELETE FROM memberships WHERE principal_type = 'team' AND principal_id = $1")
             .bind(&id)
             .execute(&mut *tx)
             .await?;
-        let users = sqlx::query("DELETE FROM team_users WHERE team_id = ?")
+        let users = sqlx::query("DELETE FROM team_users WHERE team_id = $1")
             .bind(&id)
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        sqlx::query("DELETE FROM teams WHERE id = ?")
+        sqlx::query("DELETE FROM teams WHERE id = $1")
             .bind(&id)
             .execute(&mut *tx)
             .await?;
@@ -508,14 +508,14 @@ impl Store {
         if !self.is_org_user(&mut tx, org, user).await? {
             return Err(StoreError::not_found("user", user));
         }
-        let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users u WHERE u.id = ?"))
+        let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users u WHERE u.id = $1"))
             .bind(user.to_string())
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::not_found("user", user))?;
         let user_record = user_from_row(&row)?;
         let inserted = sqlx::query(
-            "INSERT INTO team_users (team_id, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO team_users (team_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(before.id.to_string())
         .bind(user.to_string())
@@ -571,7 +571,7 @@ impl Store {
     ) -> Result<Written<TeamRecord>, StoreError> {
         let mut tx = self.begin().await?;
         let before = self.find_team(&mut tx, org, team).await?;
-        let removed = sqlx::query("DELETE FROM team_users WHERE team_id = ? AND user_id = ?")
+        let removed = sqlx::query("DELETE FROM team_users WHERE team_id = $1 AND user_id = $2")
             .bind(before.id.to_string())
             .bind(user.to_string())
             .execute(&mut *tx)
@@ -612,7 +612,7 @@ impl Store {
         let found = self.find_team(&mut conn, org, team).await?;
         let rows = sqlx::query(&format!(
             "SELECT {USER_COLS} FROM team_users tu JOIN users u ON u.id = tu.user_id
-             WHERE tu.team_id = ? AND u.id > ? ORDER BY u.id LIMIT ?"
+             WHERE tu.team_id = $1 AND u.id > $2 ORDER BY u.id LIMIT $3"
         ))
         .bind(found.id.to_string())
         .bind(page.after_str())
@@ -635,7 +635,7 @@ impl Store {
         let found = self.get_team(org, team).await?;
         let rows = sqlx::query(
             "SELECT org_id, project_id, role_id FROM memberships
-             WHERE principal_type = 'team' AND principal_id = ? AND org_id = ? ORDER BY scope_id",
+             WHERE principal_type = 'team' AND principal_id = $1 AND org_id = $2 ORDER BY scope_id",
         )
         .bind(found.id.to_string())
         .bind(org.to_string())
@@ -733,9 +733,8 @@ mod tests {
 
     #[tokio::test]
     async fn replaying_team_changes_equals_loading_the_tables() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let s = Store::open(&url, Arc::new(Catalogue::default_llmops()))
+        let db = crate::testing::TestDatabase::new().await.unwrap();
+        let s = Store::open(db.url(), Arc::new(Catalogue::default_llmops()))
             .await
             .unwrap();
         let boot = s.bootstrap(&name("Acme"), "owner@acme.test").await.unwrap();

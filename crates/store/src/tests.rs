@@ -5,23 +5,18 @@ use warden_model::{Catalogue, Description, Name, Principal, Scope};
 
 use crate::*;
 
+/// A store on a fresh database (PostgreSQL when `WARDEN_TEST_DATABASE_URL` is set).
 struct Db {
     store: Store,
-    url: String,
-    _dir: tempfile::TempDir,
+    db: testing::TestDatabase,
 }
 
 async fn fresh() -> Db {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store = Store::open(&url, Arc::new(Catalogue::default_llmops()))
+    let db = testing::TestDatabase::new().await.unwrap();
+    let store = Store::open(db.url(), Arc::new(Catalogue::default_llmops()))
         .await
         .unwrap();
-    Db {
-        store,
-        url,
-        _dir: dir,
-    }
+    Db { store, db }
 }
 
 fn name(s: &str) -> Name {
@@ -104,6 +99,44 @@ async fn bootstrap_makes_an_org_its_owner_and_an_owner_key() {
     );
 }
 
+/// Everything the database holds: its files on SQLite, every row of every table as text on
+/// PostgreSQL.
+async fn stored_bytes(db: &testing::TestDatabase) -> Vec<Vec<u8>> {
+    match db.backend() {
+        Backend::Sqlite => {
+            let path = db.url().trim_start_matches("sqlite://");
+            let bytes = std::fs::read(path).unwrap();
+            let wal = std::fs::read(format!("{path}-wal")).unwrap_or_default();
+            vec![bytes, wal]
+        }
+        Backend::Postgres => {
+            use sqlx::{Connection, Row};
+            let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+            let tables: Vec<String> = sqlx::query(
+                "SELECT table_name::text AS t FROM information_schema.tables WHERE table_schema = 'public'",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get("t"))
+            .collect();
+            let mut rows = Vec::new();
+            for table in tables {
+                let text: String = sqlx::query(&format!(
+                    "SELECT COALESCE(string_agg(t::text, ' '), '') AS rows FROM {table} t"
+                ))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+                .get("rows");
+                rows.push(text.into_bytes());
+            }
+            rows
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_secret_is_not_stored() {
     let db = fresh().await;
@@ -113,11 +146,8 @@ async fn the_secret_is_not_stored() {
         .await
         .unwrap();
     db.store.close().await;
-    let bytes = std::fs::read(db.url.trim_start_matches("sqlite://")).unwrap();
-    let wal = std::fs::read(format!("{}-wal", db.url.trim_start_matches("sqlite://")))
-        .unwrap_or_default();
     let needle = boot.secret.as_bytes();
-    for file in [&bytes, &wal] {
+    for file in stored_bytes(&db.db).await {
         assert!(
             !file.windows(needle.len()).any(|w| w == needle),
             "the secret must not be in the database"
@@ -140,7 +170,7 @@ async fn acknowledged_writes_survive_a_reopen() {
         .await
         .unwrap();
     db.store.close().await;
-    let reopened = Store::open(&db.url, Arc::new(Catalogue::default_llmops()))
+    let reopened = Store::open(db.db.url(), Arc::new(Catalogue::default_llmops()))
         .await
         .unwrap();
     let p = reopened.get_policy(scope, w.value.id).await.unwrap();
@@ -286,4 +316,89 @@ async fn the_change_log_is_gapless_and_replaying_it_equals_loading_the_tables() 
         ["golden:update"],
         "the cascade removed the policy from the role"
     );
+}
+
+/// Two stores on one database, as two instances of a deployment: their concurrent writes
+/// are serialized by the database, so revisions are gapless and each entry's effects are
+/// those of the write that got its revision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_on_two_stores_get_gapless_revisions() {
+    let db = fresh().await;
+    let other = Store::open(db.db.url(), Arc::new(Catalogue::default_llmops()))
+        .await
+        .unwrap();
+    let boot = db
+        .store
+        .bootstrap(&name("Acme"), "ada@example.com")
+        .await
+        .unwrap();
+    let scope = Scope::org(boot.org_id);
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let store = if i % 2 == 0 {
+            db.store.clone()
+        } else {
+            other.clone()
+        };
+        writes.spawn(async move {
+            let w = store
+                .create_policy("t", scope, new_policy(&format!("P{i}"), &["dataset:read"]))
+                .await
+                .unwrap();
+            (w.revision, w.value.id)
+        });
+    }
+    let mut written = Vec::new();
+    while let Some(w) = writes.join_next().await {
+        written.push(w.unwrap());
+    }
+    written.sort_unstable();
+    let revisions: Vec<u64> = written.iter().map(|(r, _)| *r).collect();
+    assert_eq!(revisions, (2..=21).collect::<Vec<_>>());
+    let log = other.changes_since(1, 100).await.unwrap();
+    assert_eq!(log.len(), 20);
+    for (entry, (revision, id)) in log.iter().zip(&written) {
+        assert_eq!(entry.revision, *revision);
+        let created = entry.effects.iter().any(
+            |e| matches!(e, warden_model::Effect::PutPolicy { policy_id, .. } if policy_id == id),
+        );
+        assert!(
+            created,
+            "revision {revision} holds the write that returned it"
+        );
+    }
+    other.close().await;
+}
+
+/// On PostgreSQL a listener hears every commit, with its revision, in commit order.
+#[tokio::test]
+async fn a_listener_hears_each_commit() {
+    let db = fresh().await;
+    let Some(mut listener) = db.store.listen().await.unwrap() else {
+        assert_eq!(
+            db.db.backend(),
+            Backend::Sqlite,
+            "only SQLite has no listener"
+        );
+        return;
+    };
+    let boot = db
+        .store
+        .bootstrap(&name("Acme"), "ada@example.com")
+        .await
+        .unwrap();
+    let w = db
+        .store
+        .create_policy(
+            "t",
+            Scope::org(boot.org_id),
+            new_policy("Readers", &["dataset:read"]),
+        )
+        .await
+        .unwrap();
+    let wait = std::time::Duration::from_secs(5);
+    for expected in [boot.revision, w.revision] {
+        let heard = tokio::time::timeout(wait, listener.next()).await.unwrap();
+        assert_eq!(heard.unwrap(), Heard::Committed(expected));
+    }
 }

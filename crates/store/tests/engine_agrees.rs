@@ -1,6 +1,6 @@
 //! Property test: the engine agrees with a naive reading of the store's tables.
 //!
-//! Each case bootstraps a fresh org in one SQLite file, generates a small random world
+//! Each case bootstraps a fresh org in one database, generates a small random world
 //! (users, teams, projects, some restricted, custom policies and roles at org and project
 //! scope, memberships, API keys), then applies a random sequence of writes (updates,
 //! deletes with and without cascade, membership and team changes, restrictions, project and
@@ -10,7 +10,10 @@
 //! DESIGN.md's rules over `Store::org_tables`. At the end an index loaded with
 //! `Store::load` must agree with the incremental one on the last cases' queries.
 //!
-//! `WARDEN_PROPTEST_CASES` sets the number of cases (default 10 000), `WARDEN_PROPTEST_SEED`
+//! The database is a SQLite file, or a fresh PostgreSQL database when
+//! `WARDEN_TEST_DATABASE_URL` names a server (`warden_store::testing`).
+//! `WARDEN_PROPTEST_CASES` sets the number of cases (default 10 000 on SQLite, 500 on
+//! PostgreSQL), `WARDEN_PROPTEST_SEED`
 //! the seed (random by default; printed), `WARDEN_PROPTEST_ONLY_CASE` replays one case of a
 //! seed alone (each case draws from its own generator, derived from the seed and its number,
 //! and writes only in its own org), `WARDEN_PROPTEST_JOBS` how many cases run at once and
@@ -21,6 +24,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::RangeInclusive;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -34,6 +38,7 @@ use warden_model::{
     Scope, ScopeKind, TeamId, UserId,
 };
 use warden_store::tables::OrgTables;
+use warden_store::testing::TestDatabase;
 use warden_store::{
     KeyPatch, NewPolicy, NewProject, NewRole, NewTeam, PolicyPatch, ProjectPatch, RolePatch,
     RoleRecord, Store, StoreError,
@@ -56,6 +61,8 @@ const KEYS: RangeInclusive<usize> = 0..=1;
 const WRITES: RangeInclusive<usize> = 2..=6;
 /// How many cases run at once (`WARDEN_PROPTEST_JOBS`).
 const JOBS: u64 = 2;
+/// Cases run by default on PostgreSQL.
+const PG_CASES: u64 = 500;
 /// How many of the last cases the loaded index is compared on.
 const LAST_CASES: usize = 50;
 /// At least this many permission keys are asked per case.
@@ -1181,7 +1188,10 @@ async fn worker(run: Arc<Run>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_agrees_with_a_naive_reading_of_the_tables() {
-    let cases = env_u64("WARDEN_PROPTEST_CASES").unwrap_or(10_000) as usize;
+    // On PostgreSQL every write is a network round trip or more: fewer cases by default.
+    let server = warden_store::testing::postgres_server();
+    let default_cases = if server.is_some() { PG_CASES } else { 10_000 };
+    let cases = env_u64("WARDEN_PROPTEST_CASES").unwrap_or(default_cases) as usize;
     let seed = env_u64("WARDEN_PROPTEST_SEED").unwrap_or_else(rand::random);
     let only = env_u64("WARDEN_PROPTEST_ONLY_CASE").map(|c| c as usize);
     let jobs = env_u64("WARDEN_PROPTEST_JOBS").unwrap_or(JOBS).max(1);
@@ -1192,15 +1202,19 @@ async fn engine_agrees_with_a_naive_reading_of_the_tables() {
     println!("engine_agrees: seed {seed}, {} case(s)", end - first);
     let started = Instant::now();
 
-    // Durable writes fsync; on a RAM-backed file system that costs nothing.
-    let dir = match std::env::var_os("WARDEN_PROPTEST_DIR") {
-        Some(d) => tempfile::tempdir_in(d),
-        None => tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir()),
-    }
-    .unwrap();
-    let url = format!("sqlite://{}", dir.path().join("proptest.db").display());
+    let db = match server {
+        Some(server) => TestDatabase::postgres(&server).await.unwrap(),
+        // Durable writes fsync; on a RAM-backed file system that costs nothing.
+        None => match std::env::var_os("WARDEN_PROPTEST_DIR") {
+            Some(d) => TestDatabase::sqlite_in(Some(Path::new(&d))),
+            None => TestDatabase::sqlite_in(Some(Path::new("/dev/shm")))
+                .or_else(|_| TestDatabase::sqlite()),
+        }
+        .unwrap(),
+    };
+    println!("engine_agrees: on {:?}", db.backend());
     let cat = Arc::new(Catalogue::default_llmops());
-    let store = Store::open(&url, cat.clone()).await.unwrap();
+    let store = Store::open(db.url(), cat.clone()).await.unwrap();
     let owner_key = cat.org.owner_role.clone();
     let all_keys = cat.all_keys();
     let run = Arc::new(Run {

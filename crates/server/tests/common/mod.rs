@@ -1,5 +1,7 @@
-//! Test fixtures: a real server on an ephemeral port with a fresh SQLite file, driven over
-//! HTTP, and helpers named after what they make.
+//! Test fixtures: a real server on an ephemeral port with a fresh database, driven over
+//! HTTP, and helpers named after what they make. The database is a SQLite file, or a fresh
+//! PostgreSQL database when `WARDEN_TEST_DATABASE_URL` names a server
+//! (`warden_store::testing`).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -8,6 +10,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use warden_client::{Client, Reply};
 use warden_model::{Catalogue, Name};
+use warden_store::testing::TestDatabase;
 
 /// A running server and an org bootstrapped in it.
 pub struct TestApp {
@@ -16,8 +19,12 @@ pub struct TestApp {
     pub owner: Client,
     pub org_id: String,
     pub store: warden_store::Store,
-    _dir: tempfile::TempDir,
+    /// The Owner's key, for clients of other instances.
+    pub owner_key: String,
+    catalogue: Arc<Catalogue>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
+    /// Dropped last: the server is told to stop first.
+    _db: TestDatabase,
 }
 
 /// Starts a server on a fresh database and bootstraps the org `Acme`.
@@ -27,35 +34,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a server with a given catalogue.
 pub async fn spawn_app_with(catalogue: Catalogue) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = format!("sqlite://{}", dir.path().join("warden.db").display());
-    let catalogue = Arc::new(catalogue);
-    let store = warden_store::Store::open(&db, catalogue.clone())
-        .await
-        .expect("open store");
-    let boot = store
-        .bootstrap(&Name::parse("org", "Acme").unwrap(), "owner@acme.test")
-        .await
-        .expect("bootstrap");
-    let app = warden_server::build(warden_server::ServerConfig::new(db, catalogue))
-        .await
-        .expect("build app");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.serve(listener, async move {
-        let _ = rx.await;
-    }));
-    TestApp {
-        owner: Client::new(base.clone(), Some(boot.secret)),
-        base,
-        org_id: boot.org_id.to_string(),
-        store,
-        _dir: dir,
-        _shutdown: tx,
-    }
+    spawn_app_with_config(catalogue, |_| {}).await
 }
 
 /// Starts a server with a given catalogue and a configuration changed by `configure` (such
@@ -64,8 +43,8 @@ pub async fn spawn_app_with_config(
     catalogue: Catalogue,
     configure: impl FnOnce(&mut warden_server::ServerConfig),
 ) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = format!("sqlite://{}", dir.path().join("warden.db").display());
+    let database = TestDatabase::new().await.expect("a fresh test database");
+    let db = database.url().to_owned();
     let catalogue = Arc::new(catalogue);
     let store = warden_store::Store::open(&db, catalogue.clone())
         .await
@@ -74,8 +53,23 @@ pub async fn spawn_app_with_config(
         .bootstrap(&Name::parse("org", "Acme").unwrap(), "owner@acme.test")
         .await
         .expect("bootstrap");
-    let mut config = warden_server::ServerConfig::new(db, catalogue);
+    let mut config = warden_server::ServerConfig::new(db, catalogue.clone());
     configure(&mut config);
+    let (base, tx) = serve(config).await;
+    TestApp {
+        owner: Client::new(base.clone(), Some(boot.secret.clone())),
+        base,
+        org_id: boot.org_id.to_string(),
+        store,
+        owner_key: boot.secret,
+        catalogue,
+        _shutdown: tx,
+        _db: database,
+    }
+}
+
+/// Builds and serves a server on an ephemeral port; returns its base URL and what stops it.
+async fn serve(config: warden_server::ServerConfig) -> (String, tokio::sync::oneshot::Sender<()>) {
     let app = warden_server::build(config).await.expect("build app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -85,17 +79,39 @@ pub async fn spawn_app_with_config(
     tokio::spawn(app.serve(listener, async move {
         let _ = rx.await;
     }));
-    TestApp {
-        owner: Client::new(base.clone(), Some(boot.secret)),
-        base,
-        org_id: boot.org_id.to_string(),
-        store,
-        _dir: dir,
-        _shutdown: tx,
-    }
+    (base, tx)
+}
+
+/// Another server over the same database, as another instance of the deployment.
+pub struct Instance {
+    pub base: String,
+    /// A client of this instance holding the org Owner's key.
+    pub owner: Client,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
 impl TestApp {
+    /// Starts another instance over this app's database, configured by `configure`.
+    pub async fn another_instance(
+        &self,
+        configure: impl FnOnce(&mut warden_server::ServerConfig),
+    ) -> Instance {
+        let mut config =
+            warden_server::ServerConfig::new(self._db.url().to_owned(), self.catalogue.clone());
+        configure(&mut config);
+        let (base, tx) = serve(config).await;
+        Instance {
+            owner: Client::new(base.clone(), Some(self.owner_key.clone())),
+            base,
+            _shutdown: tx,
+        }
+    }
+
+    /// The backend the app's database runs on.
+    pub fn backend(&self) -> warden_store::Backend {
+        self._db.backend()
+    }
+
     /// A client without a key.
     pub fn anonymous(&self) -> Client {
         Client::new(self.base.clone(), None)
