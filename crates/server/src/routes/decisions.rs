@@ -275,20 +275,26 @@ async fn decision_snapshot(
     }
 }
 
-async fn check(
-    State(state): State<AppState>,
-    caller: Caller,
-    Json(body): Json<CheckRequest>,
-) -> Result<Response, ApiError> {
+/// The principal, permission key and scope of one question, read from its body.
+fn question(state: &AppState, body: &CheckRequest) -> Result<(Principal, String, Named), ApiError> {
     let principal = parse_principal(&body.principal, || "principal".into())?;
-    let permission = permission_key(&state, &body.permission, || "permission".into())?;
+    let permission = permission_key(state, &body.permission, || "permission".into())?;
     let named = named_scope(
         body.project_id.as_deref(),
         body.org_id.as_deref(),
         String::new,
     )?;
+    Ok((principal, permission, named))
+}
+
+async fn check(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CheckRequest>,
+) -> Result<Response, ApiError> {
+    let (principal, permission, named) = question(&state, &body)?;
     let snapshot = decision_snapshot(&state, &caller, body.min_revision).await?;
-    let scope = caller.resolve_named(&state, named)?;
+    let scope = caller.resolve_in(&snapshot, named)?;
     let allowed = snapshot.check(principal, &permission, scope);
     Ok(respond::json(
         StatusCode::OK,
@@ -470,15 +476,9 @@ async fn explain(
     caller: Caller,
     Json(body): Json<CheckRequest>,
 ) -> Result<Response, ApiError> {
-    let principal = parse_principal(&body.principal, || "principal".into())?;
-    let permission = permission_key(&state, &body.permission, || "permission".into())?;
-    let named = named_scope(
-        body.project_id.as_deref(),
-        body.org_id.as_deref(),
-        String::new,
-    )?;
+    let (principal, permission, named) = question(&state, &body)?;
     let snapshot = decision_snapshot(&state, &caller, body.min_revision).await?;
-    let scope = caller.resolve_named(&state, named)?;
+    let scope = caller.resolve_in(&snapshot, named)?;
     let e = snapshot.explain(principal, &permission, scope);
     let mut grants = Vec::new();
     for g in &e.grants {
