@@ -305,14 +305,7 @@ impl Store {
         if_version: Option<i64>,
     ) -> Result<Written<ProjectRecord>, StoreError> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {PROJECT_COLS} FROM projects WHERE id = $1"
-        ))
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::not_found("project", id))?;
-        let before = project_from_row(&row)?;
+        let before = project_in_tx(&mut tx, id).await?;
         check_version(if_version, before.version)?;
         let mut after = before.clone();
         if let Some(name) = &patch.name {
@@ -368,14 +361,7 @@ impl Store {
         id: ProjectId,
     ) -> Result<Written<ProjectRecord>, StoreError> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {PROJECT_COLS} FROM projects WHERE id = $1"
-        ))
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::not_found("project", id))?;
-        let before = project_from_row(&row)?;
+        let before = project_in_tx(&mut tx, id).await?;
         let key_rows = sqlx::query("SELECT id FROM api_keys WHERE project_id = $1")
             .bind(id.to_string())
             .fetch_all(&mut *tx)
@@ -427,4 +413,16 @@ pub(crate) fn check_version(expected: Option<i64>, actual: i64) -> Result<(), St
         }),
         _ => Ok(()),
     }
+}
+
+/// A project as the transaction sees it (404 when there is none).
+async fn project_in_tx(tx: &mut Tx, id: ProjectId) -> Result<ProjectRecord, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {PROJECT_COLS} FROM projects WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| StoreError::not_found("project", id))?;
+    project_from_row(&row)
 }
