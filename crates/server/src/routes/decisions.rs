@@ -249,10 +249,8 @@ async fn decision_snapshot(
     min_revision: Option<u64>,
 ) -> Result<Arc<Index>, ApiError> {
     let org = Scope::org(caller.org_id);
-    if !state
-        .engine()
-        .check(caller.principal(), "access:check", org)
-    {
+    let snapshot = state.engine();
+    if !snapshot.check(caller.principal(), "access:check", org) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -264,7 +262,8 @@ async fn decision_snapshot(
         .with_details(json!({"missing": ["access:check"]})));
     }
     match min_revision {
-        None => Ok(state.engine()),
+        None => Ok(snapshot),
+        Some(rev) if snapshot.revision() >= rev => Ok(snapshot),
         Some(rev) => state.at_least(rev).await?.ok_or_else(|| {
             ApiError::unavailable(format!(
                 "not yet consistent: this server has applied revision {} and `min_revision` is {rev}; retry shortly",
