@@ -114,7 +114,9 @@ impl From<StoreError> for ApiError {
             e if e.is_unavailable() => {
                 tracing::error!(error = %e, "database unavailable");
                 ApiError::unavailable(
-                    "the database is unavailable; the write was not made, retry later",
+                    "the database cannot be reached right now, so this request could not be \
+                     completed; decisions are still answered at the last applied revision; \
+                     retry later",
                 )
             }
             e => {

@@ -1,21 +1,50 @@
 //! Authenticated API keys kept in memory, so that a request learns who is calling without a
-//! database round trip.
+//! database round trip (and, while the database is unreachable, still learns it for every
+//! key used since the last change to keys).
 //!
 //! Entries are keyed by the secret's stored hash (never the secret itself) and hold what
 //! authentication read from the `api_keys` table. Every change to that table is a write that
-//! appends a change-log entry, so the follower empties the cache whenever it applies one,
-//! before it publishes the new engine snapshot: once a write that invalidates, renames or
-//! deletes a key is acknowledged, no request sees the key as it was. A lookup that raced with
-//! such a change (read the row before the change, finished after the cache was emptied) is
-//! not kept: insertion is refused unless the cache's generation is the one seen before the
-//! read. Unknown secrets are never cached, so guessing cannot grow the cache; its size is
-//! bounded all the same.
+//! appends a change-log entry, and the follower empties the cache whenever it applies an
+//! entry that may have changed a key row ([`may_change_keys`]), before it publishes the new
+//! engine snapshot: once a write that invalidates, renames or deletes a key is acknowledged,
+//! no request sees the key as it was. Entries that only change policies, roles, teams or
+//! grants leave the cache alone. A lookup that raced with such a change (read the row
+//! before the change, finished after the cache was emptied) is not kept: insertion is
+//! refused unless the cache's generation is the one seen before the read. Unknown secrets
+//! are never cached, so guessing cannot grow the cache; its size is bounded all the same.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use warden_model::Effect;
 use warden_store::ApiKeyAuth;
+
+/// Whether a change-log entry with these effects may have changed a row of `api_keys`, and
+/// so must empty the cache. Errs on the safe side: only effects that cannot touch a key
+/// (policies, roles, teams, a grant given, a project created or changed) leave it alone, and
+/// an entry with no effects at all (a write the engine has nothing to learn from) empties it
+/// too. A key goes away with `DeleteApiKey`, with its project (`DeleteProject`), or, for a
+/// personal key, with its user's last membership (`DeleteMembership`).
+pub(crate) fn may_change_keys(effects: &[Effect]) -> bool {
+    effects.is_empty()
+        || effects.iter().any(|e| {
+            !matches!(
+                e,
+                Effect::PutOrg { .. }
+                    | Effect::PutProject { .. }
+                    | Effect::PutPolicy { .. }
+                    | Effect::DeletePolicy { .. }
+                    | Effect::PutRole { .. }
+                    | Effect::DeleteRole { .. }
+                    | Effect::PutMembership { .. }
+                    | Effect::PutTeam { .. }
+                    | Effect::DeleteTeam { .. }
+                    | Effect::PutTeamUser { .. }
+                    | Effect::DeleteTeamUser { .. }
+            )
+        })
+}
 
 /// The most keys held at once; past it the cache starts again empty.
 const MAX_KEYS: usize = 100_000;
@@ -170,6 +199,49 @@ mod tests {
             cache.insert(i.to_string(), generation, key());
         }
         assert_eq!(cache.len(), 5);
+    }
+
+    #[test]
+    fn only_entries_that_may_change_a_key_empty_the_cache() {
+        use warden_model::{PolicyId, Principal, ProjectId, RoleId, Scope, UserId};
+        let org = OrgId(uuid::Uuid::now_v7());
+        let scope = Scope::org(org);
+        let key_id = ApiKeyId(uuid::Uuid::now_v7());
+        let policy = Effect::PutPolicy {
+            policy_id: PolicyId(uuid::Uuid::now_v7()),
+            scope,
+            permissions: vec![],
+        };
+        let grant = Effect::PutMembership {
+            scope,
+            principal: Principal::ApiKey(key_id),
+            role_id: RoleId(uuid::Uuid::now_v7()),
+        };
+        assert!(!may_change_keys(&[policy.clone(), grant]));
+        for changes in [
+            Effect::PutApiKey {
+                api_key_id: key_id,
+                scope,
+                valid: false,
+            },
+            Effect::DeleteApiKey { api_key_id: key_id },
+            Effect::DeleteProject {
+                project_id: ProjectId(uuid::Uuid::now_v7()),
+            },
+            Effect::DeleteMembership {
+                scope,
+                principal: Principal::User(UserId(uuid::Uuid::now_v7())),
+            },
+        ] {
+            assert!(
+                may_change_keys(&[policy.clone(), changes.clone()]),
+                "{changes:?}"
+            );
+        }
+        assert!(
+            may_change_keys(&[]),
+            "an entry without effects is not trusted"
+        );
     }
 
     #[test]

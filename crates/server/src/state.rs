@@ -16,7 +16,7 @@ use warden_engine::Index;
 use warden_model::Catalogue;
 use warden_store::{Backend, ChangeListener, Heard, Store, StoreError};
 
-use crate::keycache::KeyCache;
+use crate::keycache::{may_change_keys, KeyCache};
 use crate::ServerConfig;
 
 /// Everything a handler needs. Cheap to clone.
@@ -121,18 +121,29 @@ impl AppState {
 
     /// Waits until the engine has applied `revision`, catching up as needed (bounded, as
     /// for `min_revision`: a revision this store committed is normally applied at once).
-    pub async fn reach(&self, revision: u64) -> Result<(), StoreError> {
+    ///
+    /// Called once a write is committed, so it never fails: the write is durable whatever
+    /// happens here. Should the database become unreachable between the commit and the
+    /// catch-up, the write is still acknowledged (with its revision, which `min_revision`
+    /// can ask for) and this instance applies it as soon as the database is back.
+    pub async fn reach(&self, revision: u64) {
         if self.0.engine.current.load().revision() >= revision {
-            return Ok(());
+            return;
         }
-        if self.at_least(revision).await?.is_none() {
-            tracing::warn!(
+        match self.at_least(revision).await {
+            Ok(Some(_)) => {}
+            Ok(None) => tracing::warn!(
                 revision,
                 applied = self.engine().revision(),
                 "the engine did not reach a committed revision in time"
-            );
+            ),
+            Err(e) => tracing::warn!(
+                revision,
+                applied = self.engine().revision(),
+                error = %e,
+                "a committed write could not be applied yet"
+            ),
         }
-        Ok(())
     }
 
     /// Follows the change log in the background, for writes made by other processes
@@ -145,6 +156,8 @@ impl AppState {
             let mut listener = state.listen().await;
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Logged on each change only, not on every failed round.
+            let mut database_up = true;
             loop {
                 let heard = tokio::select! {
                     _ = tick.tick() => None,
@@ -159,8 +172,25 @@ impl AppState {
                     listener = state.listen().await;
                 }
                 if behind {
-                    if let Err(e) = state.catch_up().await {
-                        tracing::warn!(error = %e, "could not follow the change log");
+                    match state.catch_up().await {
+                        Ok(revision) => {
+                            if !database_up {
+                                tracing::info!(
+                                    revision,
+                                    "the database is back; following the change log again"
+                                );
+                                database_up = true;
+                            }
+                        }
+                        Err(e) if database_up => {
+                            tracing::warn!(
+                                error = %e,
+                                revision = state.engine().revision(),
+                                "could not follow the change log; decisions are answered at the last applied revision until the database is back"
+                            );
+                            database_up = false;
+                        }
+                        Err(e) => tracing::debug!(error = %e, "still cannot follow the change log"),
                     }
                 }
             }
@@ -198,7 +228,8 @@ async fn heard(listener: &mut Option<ChangeListener>, pause: Duration) -> Option
 /// Keeps the engine current.
 pub(crate) struct Follower {
     pub current: ArcSwap<Index>,
-    /// Emptied with every entry applied, before the snapshot that holds it is published.
+    /// Emptied with every entry applied that may change a key, before the snapshot that
+    /// holds it is published.
     pub keys: KeyCache,
     lock: Mutex<()>,
 }
@@ -228,17 +259,20 @@ impl Follower {
             // not visible yet) ends this round, and a later one starts from there.
             let mut next = (*base).clone();
             let mut gap = None;
+            let mut keys_changed = false;
             for entry in &entries {
                 if entry.revision != next.revision() + 1 {
                     gap = Some(entry.revision);
                     break;
                 }
                 next.apply(entry.revision, &entry.effects);
+                keys_changed |= may_change_keys(&entry.effects);
             }
             let reached = next.revision();
             if reached > base.revision() {
-                // Any entry may have changed a key (every change to `api_keys` writes one).
-                self.keys.clear();
+                if keys_changed {
+                    self.keys.clear();
+                }
                 self.current.store(Arc::new(next));
             }
             if let Some(found) = gap {

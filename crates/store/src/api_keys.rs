@@ -145,6 +145,8 @@ impl Store {
             ));
         }
         let mut tx = self.begin().await?;
+        // Read again under the write lock, so that a concurrent delete is seen.
+        let role = &self.role_in_tx(&mut tx, scope, role.id).await?;
         let id = ApiKeyId::new();
         let secret = NewSecret::generate();
         let at = now();

@@ -67,8 +67,9 @@ impl StoreError {
         }
     }
 
-    /// Whether the database itself is unavailable (as opposed to a rule being broken),
-    /// including a write that waited too long for the write lock (PostgreSQL's
+    /// Whether the database itself is unavailable (as opposed to a rule being broken): it
+    /// cannot be reached, the connection broke, the server is shutting down or refuses
+    /// connections, or a write waited too long for the write lock (PostgreSQL's
     /// `lock_not_available`, after `lock_timeout`).
     pub fn is_unavailable(&self) -> bool {
         match self {
@@ -78,8 +79,22 @@ impl StoreError {
                 | sqlx::Error::Io(_)
                 | sqlx::Error::WorkerCrashed,
             ) => true,
-            StoreError::Database(sqlx::Error::Database(e)) => e.code().as_deref() == Some("55P03"),
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                e.code().as_deref().is_some_and(unavailable_sqlstate)
+            }
             _ => false,
         }
     }
+}
+
+/// SQLSTATEs that mean "the database is not there right now", not "the request is wrong":
+/// class 08 (connection exception), 57P01-57P03 (shutting down, crashed, starting up),
+/// 53300 (too many connections) and 55P03 (lock not available in time); on SQLite, the
+/// file stayed locked past the busy timeout (`SQLITE_BUSY` and its extended codes).
+fn unavailable_sqlstate(code: &str) -> bool {
+    code.starts_with("08")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "53300" | "55P03" | "5" | "261" | "517" | "773"
+        )
 }

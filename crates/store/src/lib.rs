@@ -147,13 +147,18 @@ fn sqlite_pragmas(
     })
 }
 
-/// What every PostgreSQL write connection is set to: a writer waits at most as long for
-/// the write lock as it would for a connection, then fails as "unavailable" (503).
+/// How long a request waits for a PostgreSQL connection before it is answered 503. While
+/// the database cannot be reached, sqlx keeps trying to connect for this long; it bounds
+/// how long a write takes to fail when the database is gone.
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What every PostgreSQL write connection is set to: a writer waits at most this long for
+/// the write lock (held by another instance's write), then fails as "unavailable" (503).
 fn postgres_write_settings(
     conn: &mut sqlx::AnyConnection,
     _: sqlx::pool::PoolConnectionMetadata,
 ) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
-    Box::pin(async move { conn.execute("SET lock_timeout = '30s'").await.map(|_| ()) })
+    Box::pin(async move { conn.execute("SET lock_timeout = '10s'").await.map(|_| ()) })
 }
 
 /// The current time as stored: UTC, RFC 3339.
@@ -215,8 +220,8 @@ impl Store {
         // Writers queue on the advisory lock in the database, so a few connections suffice:
         // one at a time writes, the others wait there rather than in this process.
         let write = AnyPoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(30))
+            .max_connections(8)
+            .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
             .after_connect(postgres_write_settings)
             .connect_with(options.clone())
             .await?;
@@ -225,7 +230,7 @@ impl Store {
         sqlx::migrate!("./migrations/postgres").run(&write).await?;
         let read = AnyPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
         Ok(Self {
@@ -247,9 +252,10 @@ impl Store {
         &self.catalogue
     }
 
-    /// Whether the database answers.
-    pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
+    /// Whether the database answers within `within`.
+    pub async fn ping(&self, within: Duration) -> bool {
+        let ping = sqlx::query("SELECT 1").execute(&self.read);
+        matches!(tokio::time::timeout(within, ping).await, Ok(Ok(_)))
     }
 
     /// The last committed revision (0 for an empty database).

@@ -280,6 +280,8 @@ impl Store {
                 json!({"field": "role_id"}),
             ));
         }
+        // Read again under the write lock, so that a concurrent delete is seen.
+        let role = &self.role_in_tx(&mut tx, scope, role.id).await?;
         self.check_principal(&mut tx, scope, principal).await?;
         let before = self.member_in_tx(&mut tx, scope, principal).await?;
         let new_is_owner = self.is_owner_role(role);

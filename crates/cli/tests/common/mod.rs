@@ -1,4 +1,6 @@
 //! What the binary's tests share: the binary, and a `warden serve` on an ephemeral port.
+// Each test binary uses a part of what is here.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -58,4 +60,67 @@ pub fn serve(dir: &std::path::Path, extra: &[&str]) -> Server {
     let _ = child.kill();
     let _ = child.wait();
     panic!("warden serve did not print its address");
+}
+
+/// Runs `warden bootstrap` on `database` (from `dir`) and returns the Owner API key it prints.
+pub fn bootstrap_owner(dir: &std::path::Path, database: &str, org: &str) -> String {
+    let out = without_warden_env(&mut warden())
+        .current_dir(dir)
+        .args(["bootstrap", "--database", database, "--org", org])
+        .args(["--owner-email", "owner@acme.example"])
+        .output()
+        .expect("run warden bootstrap");
+    assert!(
+        out.status.success(),
+        "warden bootstrap failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A small deterministic generator (SplitMix64), so that a failing run can be replayed from
+/// the seed it prints.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// Seeded from `WARDEN_TEST_SEED` when set, from the clock otherwise; prints the seed.
+    pub fn from_env() -> Rng {
+        let seed = std::env::var("WARDEN_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(7, |d| d.as_nanos() as u64)
+            });
+        eprintln!("seed: WARDEN_TEST_SEED={seed}");
+        Rng(seed)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// One of `items`, or `None` when there are none.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        if items.is_empty() {
+            None
+        } else {
+            Some(&items[self.below(items.len())])
+        }
+    }
+
+    /// True with probability `percent`/100.
+    pub fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
 }

@@ -430,7 +430,7 @@ async fn create(
             state.invitations().lifetime,
         )
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     let body = InvitationsCreated {
         invitations: w.value.created.into_iter().map(Into::into).collect(),
         skipped: w
@@ -473,7 +473,7 @@ async fn resend(
         .store()
         .resend_invitation(&caller.actor(), scope, id, state.invitations().lifetime)
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     let version = w.value.invitation.version;
     Ok(respond::json(
         StatusCode::OK,
@@ -495,7 +495,7 @@ async fn revoke(
         .store()
         .revoke_invitation(&caller.actor(), auth.scope(), id)
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     let version = w.value.version;
     Ok(respond::json(
         StatusCode::OK,
@@ -526,7 +526,7 @@ async fn accept(
             ),
             e => ApiError::from(e),
         })?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     let a = w.value;
     let body = AcceptedView {
         user: AcceptedUser {

@@ -266,7 +266,7 @@ async fn put(
             caller.is_owner(&state, scope),
         )
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     Ok(respond::json(
         StatusCode::OK,
         &MemberView::from(w.value),
@@ -306,7 +306,7 @@ async fn remove(
             caller.is_owner(&state, scope),
         )
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     Ok(respond::json(
         StatusCode::OK,
         &MemberView::from(w.value),
@@ -341,7 +341,7 @@ async fn transfer_ownership(
         .store()
         .transfer_ownership(&caller.actor(), scope, caller.principal(), target)
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     Ok(respond::json(
         StatusCode::OK,
         &MemberView::from(w.value),

@@ -83,7 +83,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    let up = state.store().ping().await;
+    let up = state.store().ping(std::time::Duration::from_secs(1)).await;
     let body = Health {
         status: if up { "ready" } else { "degraded" }.into(),
         revision: state.engine().revision(),

@@ -254,7 +254,7 @@ async fn create(
         .store()
         .create_policy(&caller.actor(), auth.scope(), input)
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     let version = w.value.version;
     Ok(respond::json(
         StatusCode::CREATED,
@@ -304,7 +304,7 @@ async fn update(
         .store()
         .update_policy(&caller.actor(), auth.scope(), id, patch, version)
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     let version = w.value.version;
     Ok(respond::json(
         StatusCode::OK,
@@ -327,7 +327,7 @@ async fn delete(
         .store()
         .delete_policy(&caller.actor(), auth.scope(), id, q.cascade)
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     let body = Deleted {
         id: id.0,
         deleted: true,

@@ -126,7 +126,7 @@ async fn create(
         .store()
         .create_project(&caller.actor(), auth.scope().org_id, input)
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     let version = w.value.version;
     Ok(respond::json(
         StatusCode::CREATED,
@@ -195,7 +195,7 @@ async fn update(
             version,
         )
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     let version = w.value.version;
     Ok(respond::json(
         StatusCode::OK,
@@ -213,7 +213,7 @@ async fn delete(
     let auth = caller.authorize(&state, param, "project:delete")?;
     let id = project_scope_id(auth.scope())?;
     let w = state.store().delete_project(&caller.actor(), id).await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     let body = Deleted {
         id: id.0,
         deleted: true,

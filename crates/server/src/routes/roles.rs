@@ -226,7 +226,7 @@ async fn create(
             },
         )
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     let version = w.value.version;
     Ok(respond::json(
         StatusCode::CREATED,
@@ -288,7 +288,7 @@ async fn update(
         .store()
         .update_role(&caller.actor(), auth.scope(), id, patch, version)
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     let version = w.value.version;
     Ok(respond::json(
         StatusCode::OK,
@@ -311,7 +311,7 @@ async fn delete(
         .store()
         .delete_role(&caller.actor(), auth.scope(), id, q.cascade)
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     let body = Deleted {
         id: id.0,
         deleted: true,

@@ -236,7 +236,7 @@ async fn create(
         .store()
         .create_team(&caller.actor(), auth.scope().org_id, input)
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     let version = w.value.version;
     Ok(respond::json(
         StatusCode::CREATED,
@@ -304,7 +304,7 @@ async fn update(
             version,
         )
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     let version = w.value.version;
     Ok(respond::json(
         StatusCode::OK,
@@ -325,7 +325,7 @@ async fn delete(
         .store()
         .delete_team(&caller.actor(), auth.scope().org_id, team_ref(&params))
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     let body = Deleted {
         id: w.value.id.0,
         deleted: true,
@@ -422,7 +422,7 @@ async fn add_user(
         .store()
         .add_team_user(&caller.actor(), org, team, user)
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     let version = w.value.team.version;
     let body = TeamUserAdded {
         team: w.value.team.into(),
@@ -454,7 +454,7 @@ async fn remove_user(
             user,
         )
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     let body = Deleted {
         id: user.0,
         deleted: true,

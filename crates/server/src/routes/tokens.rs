@@ -101,7 +101,7 @@ async fn create(
         .store()
         .create_personal_key(&format!("user:{user}"), org, user, &name, expires_at)
         .await?;
-    state.reach(w.revision).await?;
+    state.reach(w.revision).await;
     let (key, secret) = w.value;
     let body = TokenResponse {
         user_id: user,
