@@ -169,7 +169,8 @@ async fn random_write(client: &Client, world: &Mutex<World>, rng: &mut Rng) -> b
                 }
                 let role = match rng.pick(&roles) {
                     Some(r) if rng.chance(70) => r.to_string(),
-                    _ => rng.pick(&["Member", "Viewer"]).unwrap().to_string(),
+                    _ if scope.starts_with("/v1/orgs/") => "Member".to_owned(),
+                    _ => rng.pick(&["Member", "Manager"]).unwrap().to_string(),
                 };
                 (
                     "PUT",

@@ -197,7 +197,15 @@ impl FromRequestParts<AppState> for ScopeParam {
             )
         })?;
         let caller = Caller::from_request_parts(parts, state).await?;
-        let scope = caller.resolve_named(state, named)?;
+        let scope = match caller.resolve_named(state, named) {
+            Ok(scope) => scope,
+            // A project created through another instance may not be applied here yet: catch
+            // up once before answering 404 (only a refusal costs a database read).
+            Err(e) if state.caught_up_now().await => {
+                caller.resolve_named(state, named).map_err(|_| e)?
+            }
+            Err(e) => return Err(e),
+        };
         Ok(ScopeParam { scope })
     }
 }
@@ -233,14 +241,19 @@ impl Caller {
     }
 
     /// Checks that the caller holds `permission` in the scope named by `param`.
-    pub fn authorize(
+    ///
+    /// A refusal is checked again after catching up with the change log, so that a grant
+    /// committed through another instance an instant ago is honoured here too; an answer
+    /// that allows costs no database read.
+    pub async fn authorize(
         &self,
         state: &AppState,
         param: ScopeParam,
         permission: &str,
     ) -> Result<Authorized, ApiError> {
         let scope = self.resolve(state, param)?;
-        if state.engine().check(self.principal(), permission, scope) {
+        let allowed = || state.engine().check(self.principal(), permission, scope);
+        if allowed() || (state.caught_up_now().await && allowed()) {
             Ok(Authorized { scope })
         } else {
             Err(ApiError::new(

@@ -119,6 +119,20 @@ impl AppState {
         self.0.engine.catch_up(&self.0.store).await
     }
 
+    /// Catches up with the change log before a refusal is given, so that the refusal agrees
+    /// with the database. Returns whether anything new was applied; an unreachable database
+    /// is not an error here (the refusal stands, on what this instance knows).
+    pub async fn caught_up_now(&self) -> bool {
+        let before = self.engine().revision();
+        match self.catch_up().await {
+            Ok(revision) => revision > before,
+            Err(e) => {
+                tracing::debug!(error = %e, "could not catch up before refusing");
+                false
+            }
+        }
+    }
+
     /// Waits until the engine has applied `revision`, catching up as needed (bounded, as
     /// for `min_revision`: a revision this store committed is normally applied at once).
     ///

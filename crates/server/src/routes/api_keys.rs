@@ -215,7 +215,7 @@ async fn list(
     param: ScopeParam,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "api_key:read")?;
+    let auth = caller.authorize(&state, param, "api_key:read").await?;
     let paged = state.store().list_api_keys(auth.scope(), q.page()?).await?;
     Ok(respond::json(
         StatusCode::OK,
@@ -232,7 +232,7 @@ async fn get(
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, ApiKeyId::parse)?;
-    let auth = caller.authorize(&state, param, "api_key:read")?;
+    let auth = caller.authorize(&state, param, "api_key:read").await?;
     let k = state.store().get_api_key(auth.scope(), id).await?;
     let version = k.version;
     Ok(respond::json(
@@ -249,7 +249,7 @@ async fn create(
     param: ScopeParam,
     Json(body): Json<ApiKeyCreate>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "api_key:create")?;
+    let auth = caller.authorize(&state, param, "api_key:create").await?;
     let scope = auth.scope();
     let name = Name::parse("name", &body.name)?;
     let expires_at = parse_expiry(body.expires_at.as_deref())?;
@@ -299,7 +299,7 @@ async fn update(
     Json(body): Json<ApiKeyUpdate>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, ApiKeyId::parse)?;
-    let auth = caller.authorize(&state, param, "api_key:update")?;
+    let auth = caller.authorize(&state, param, "api_key:update").await?;
     if body.name.is_none() && body.valid.is_none() {
         return Err(ApiError::bad_request(
             "empty_update",
@@ -335,7 +335,7 @@ async fn delete(
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, ApiKeyId::parse)?;
-    let auth = caller.authorize(&state, param, "api_key:delete")?;
+    let auth = caller.authorize(&state, param, "api_key:delete").await?;
     let w = state
         .store()
         .delete_api_key(&caller.actor(), auth.scope(), id)

@@ -120,7 +120,7 @@ async fn list(
     param: ScopeParam,
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "audit_log:read")?;
+    let auth = caller.authorize(&state, param, "audit_log:read").await?;
     let limit = q.limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::bad_request(

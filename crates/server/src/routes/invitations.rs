@@ -366,7 +366,9 @@ async fn list(
     param: ScopeParam,
     Query(q): Query<InvitationListQuery>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, permission(param, false))?;
+    let auth = caller
+        .authorize(&state, param, permission(param, false))
+        .await?;
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor.clone(),
@@ -391,7 +393,9 @@ async fn get(
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, InvitationId::parse)?;
-    let auth = caller.authorize(&state, param, permission(param, false))?;
+    let auth = caller
+        .authorize(&state, param, permission(param, false))
+        .await?;
     let inv = state.store().get_invitation(auth.scope(), id).await?;
     let version = inv.version;
     Ok(respond::json(
@@ -408,7 +412,9 @@ async fn create(
     param: ScopeParam,
     Json(body): Json<InvitationCreate>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, permission(param, true))?;
+    let auth = caller
+        .authorize(&state, param, permission(param, true))
+        .await?;
     let scope = auth.scope();
     let emails = parse_emails(&body.emails)?;
     let role = state.store().resolve_role(scope, &body.role_id).await?;
@@ -458,7 +464,9 @@ async fn resend(
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, InvitationId::parse)?;
-    let auth = caller.authorize(&state, param, permission(param, true))?;
+    let auth = caller
+        .authorize(&state, param, permission(param, true))
+        .await?;
     let scope = auth.scope();
     // Resending sends the role again: the caller must hold what it grants.
     let inv = state.store().get_invitation(scope, id).await?;
@@ -490,7 +498,9 @@ async fn revoke(
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, InvitationId::parse)?;
-    let auth = caller.authorize(&state, param, permission(param, true))?;
+    let auth = caller
+        .authorize(&state, param, permission(param, true))
+        .await?;
     let w = state
         .store()
         .revoke_invitation(&caller.actor(), auth.scope(), id)

@@ -184,7 +184,9 @@ async fn list(
     param: ScopeParam,
     Query(q): Query<MemberQuery>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, param_perm(param, "read"))?;
+    let auth = caller
+        .authorize(&state, param, param_perm(param, "read"))
+        .await?;
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor.clone(),
@@ -225,7 +227,9 @@ async fn get(
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let principal = principal_param(&params)?;
-    let auth = caller.authorize(&state, param, param_perm(param, "read"))?;
+    let auth = caller
+        .authorize(&state, param, param_perm(param, "read"))
+        .await?;
     let m = state.store().get_member(auth.scope(), principal).await?;
     Ok(respond::json(
         StatusCode::OK,
@@ -243,7 +247,9 @@ async fn put(
     Json(body): Json<MemberUpdate>,
 ) -> Result<Response, ApiError> {
     let principal = principal_param(&params)?;
-    let auth = caller.authorize(&state, param, param_perm(param, "update"))?;
+    let auth = caller
+        .authorize(&state, param, param_perm(param, "update"))
+        .await?;
     let scope = auth.scope();
     let role = state
         .store()
@@ -295,7 +301,9 @@ async fn remove(
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let principal = principal_param(&params)?;
-    let auth = caller.authorize(&state, param, param_perm(param, "delete"))?;
+    let auth = caller
+        .authorize(&state, param, param_perm(param, "delete"))
+        .await?;
     let scope = auth.scope();
     let w = state
         .store()

@@ -192,7 +192,7 @@ async fn get_org(
     caller: Caller,
     param: ScopeParam,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "organization:read")?;
+    let auth = caller.authorize(&state, param, "organization:read").await?;
     let org = state.store().get_org(auth.scope().org_id).await?;
     let version = org.version;
     Ok(respond::json(

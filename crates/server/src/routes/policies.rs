@@ -200,7 +200,7 @@ async fn list(
     param: ScopeParam,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "policy:read")?;
+    let auth = caller.authorize(&state, param, "policy:read").await?;
     let paged = state
         .store()
         .list_policies(auth.scope(), q.is_predefined, q.page()?)
@@ -220,7 +220,7 @@ async fn get(
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, PolicyId::parse)?;
-    let auth = caller.authorize(&state, param, "policy:read")?;
+    let auth = caller.authorize(&state, param, "policy:read").await?;
     let p = state.store().get_policy(auth.scope(), id).await?;
     let version = p.version;
     Ok(respond::json(
@@ -237,7 +237,7 @@ async fn create(
     param: ScopeParam,
     Json(body): Json<PolicyCreate>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "policy:create")?;
+    let auth = caller.authorize(&state, param, "policy:create").await?;
     let input = NewPolicy {
         name: Name::parse("name", &body.name)?,
         description: Description::parse(body.description.as_deref().unwrap_or(""))?,
@@ -273,7 +273,7 @@ async fn update(
     Json(body): Json<PolicyUpdate>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, PolicyId::parse)?;
-    let auth = caller.authorize(&state, param, "policy:update")?;
+    let auth = caller.authorize(&state, param, "policy:update").await?;
     if body.name.is_none() && body.description.is_none() && body.permission_ids.is_none() {
         return Err(ApiError::bad_request(
             "empty_update",
@@ -322,7 +322,7 @@ async fn delete(
     Query(q): Query<DeleteQuery>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, PolicyId::parse)?;
-    let auth = caller.authorize(&state, param, "policy:delete")?;
+    let auth = caller.authorize(&state, param, "policy:delete").await?;
     let w = state
         .store()
         .delete_policy(&caller.actor(), auth.scope(), id, q.cascade)

@@ -96,7 +96,7 @@ async fn list(
     param: ScopeParam,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "project:read")?;
+    let auth = caller.authorize(&state, param, "project:read").await?;
     let page = q.page()?;
     let paged = state
         .store()
@@ -116,7 +116,7 @@ async fn create(
     param: ScopeParam,
     Json(body): Json<ProjectCreate>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "project:create")?;
+    let auth = caller.authorize(&state, param, "project:create").await?;
     let input = NewProject {
         name: Name::parse("name", &body.name)?,
         description: Description::parse(body.description.as_deref().unwrap_or(""))?,
@@ -141,7 +141,7 @@ async fn get(
     caller: Caller,
     param: ScopeParam,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "project:read")?;
+    let auth = caller.authorize(&state, param, "project:read").await?;
     let p = state
         .store()
         .get_project(project_scope_id(auth.scope())?)
@@ -166,7 +166,7 @@ async fn update(
     IfMatch(version): IfMatch,
     Json(body): Json<ProjectUpdate>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "project:update")?;
+    let auth = caller.authorize(&state, param, "project:update").await?;
     if body.name.is_none() && body.description.is_none() && body.restricted.is_none() {
         return Err(ApiError::bad_request(
             "empty_update",
@@ -210,7 +210,7 @@ async fn delete(
     caller: Caller,
     param: ScopeParam,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "project:delete")?;
+    let auth = caller.authorize(&state, param, "project:delete").await?;
     let id = project_scope_id(auth.scope())?;
     let w = state.store().delete_project(&caller.actor(), id).await?;
     state.reach(w.revision).await;

@@ -156,7 +156,7 @@ async fn list(
     param: ScopeParam,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "role:read")?;
+    let auth = caller.authorize(&state, param, "role:read").await?;
     let paged = state
         .store()
         .list_roles(auth.scope(), q.is_predefined, q.page()?)
@@ -176,7 +176,7 @@ async fn get(
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, RoleId::parse)?;
-    let auth = caller.authorize(&state, param, "role:read")?;
+    let auth = caller.authorize(&state, param, "role:read").await?;
     let r = state.store().get_role(auth.scope(), id).await?;
     let version = r.version;
     Ok(respond::json(
@@ -193,7 +193,7 @@ async fn create(
     param: ScopeParam,
     Json(body): Json<RoleCreate>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "role:create")?;
+    let auth = caller.authorize(&state, param, "role:create").await?;
     let kind = auth.scope().kind();
     let name = Name::parse("name", &body.name)?;
     let description = Description::parse(body.description.as_deref().unwrap_or(""))?;
@@ -245,7 +245,7 @@ async fn update(
     Json(body): Json<RoleUpdate>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, RoleId::parse)?;
-    let auth = caller.authorize(&state, param, "role:update")?;
+    let auth = caller.authorize(&state, param, "role:update").await?;
     if body.name.is_none()
         && body.description.is_none()
         && body.policy_ids.is_none()
@@ -306,7 +306,7 @@ async fn delete(
     Query(q): Query<DeleteQuery>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, RoleId::parse)?;
-    let auth = caller.authorize(&state, param, "role:delete")?;
+    let auth = caller.authorize(&state, param, "role:delete").await?;
     let w = state
         .store()
         .delete_role(&caller.actor(), auth.scope(), id, q.cascade)

@@ -209,7 +209,7 @@ async fn list(
     param: ScopeParam,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "team:read")?;
+    let auth = caller.authorize(&state, param, "team:read").await?;
     let page = q.page()?;
     let paged = state.store().list_teams(auth.scope().org_id, page).await?;
     Ok(respond::json(
@@ -226,7 +226,7 @@ async fn create(
     param: ScopeParam,
     Json(body): Json<TeamCreate>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "team:create")?;
+    let auth = caller.authorize(&state, param, "team:create").await?;
     let input = NewTeam {
         name: Name::parse("name", &body.name)?,
         key: body.key.as_deref().map(key_field).transpose()?,
@@ -252,7 +252,7 @@ async fn get(
     param: ScopeParam,
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "team:read")?;
+    let auth = caller.authorize(&state, param, "team:read").await?;
     let team = state
         .store()
         .get_team(auth.scope().org_id, team_ref(&params))
@@ -274,7 +274,7 @@ async fn update(
     IfMatch(version): IfMatch,
     Json(body): Json<TeamUpdate>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "team:update")?;
+    let auth = caller.authorize(&state, param, "team:update").await?;
     if body.name.is_none() && body.key.is_none() && body.description.is_none() {
         return Err(ApiError::bad_request(
             "empty_update",
@@ -320,7 +320,7 @@ async fn delete(
     param: ScopeParam,
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "team:delete")?;
+    let auth = caller.authorize(&state, param, "team:delete").await?;
     let w = state
         .store()
         .delete_team(&caller.actor(), auth.scope().org_id, team_ref(&params))
@@ -343,7 +343,7 @@ async fn list_users(
     Path(params): Path<HashMap<String, String>>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "team:read")?;
+    let auth = caller.authorize(&state, param, "team:read").await?;
     let page = q.page()?;
     let paged = state
         .store()
@@ -413,7 +413,7 @@ async fn add_user(
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let user = user_ref(&params)?;
-    let auth = caller.authorize(&state, param, "team:update")?;
+    let auth = caller.authorize(&state, param, "team:update").await?;
     let org = auth.scope().org_id;
     let team = team_ref(&params);
     let grants = state.store().team_memberships(org, team).await?;
@@ -444,7 +444,7 @@ async fn remove_user(
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let user = user_ref(&params)?;
-    let auth = caller.authorize(&state, param, "team:update")?;
+    let auth = caller.authorize(&state, param, "team:update").await?;
     let w = state
         .store()
         .remove_team_user(
