@@ -11,8 +11,12 @@
 //! 3. batches, `POST /v1/check/batch` with `--batch` checks each.
 //!
 //! and prints requests/s, decisions/s, p50 and p99 latency of each, with the targets of the
-//! issue. Request bodies are serialized before the timed phases. Only the URL given is
-//! contacted.
+//! issue. Request bodies are serialized before the timed phases.
+//!
+//! Given several `--url`s (instances over one PostgreSQL database), the data set is created
+//! through the first, the tasks are spread evenly over all of them, and the `visible` phase
+//! measures write-to-visible latency: a write acknowledged by one instance, then the time
+//! until another instance reports its revision. Only the URLs given are contacted.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -26,9 +30,10 @@ use warden_client::Client;
 /// Options of `warden bench http`.
 #[derive(Args, Debug)]
 pub struct HttpArgs {
-    /// The server (loopback or a test host you run).
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
+    /// The server (loopback or a test host you run); several, comma-separated, for
+    /// instances of one deployment: the load is spread over them.
+    #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:8080")]
+    url: Vec<String>,
     /// An org Owner key (from `warden bootstrap`).
     #[arg(long, env = "WARDEN_API_KEY")]
     api_key: String,
@@ -53,9 +58,13 @@ pub struct HttpArgs {
     /// Seed of the data set and of the questions.
     #[arg(long, default_value_t = 7)]
     seed: u64,
-    /// The phases to run, in order (a subset of `floor,single,batch`, e.g. to profile one).
-    #[arg(long, value_delimiter = ',', default_value = "floor,single,batch")]
+    /// The phases to run, in order (a subset of `floor,single,batch,visible`, e.g. to
+    /// profile one); `visible` runs by default when several `--url`s are given.
+    #[arg(long, value_delimiter = ',')]
     phases: Vec<String>,
+    /// Writes timed by the `visible` phase.
+    #[arg(long, default_value_t = 300)]
+    writes: usize,
 }
 
 /// A small deterministic generator (xorshift), enough to pick questions.
@@ -276,14 +285,19 @@ async fn phase(
     path: &str,
     bodies: Arc<Vec<&'static [u8]>>,
 ) -> Phase {
-    let url = format!("{}{}", args.url.trim_end_matches('/'), path);
+    let urls: Vec<String> = args
+        .url
+        .iter()
+        .map(|u| format!("{}{}", u.trim_end_matches('/'), path))
+        .collect();
     let auth = format!("Bearer {}", args.api_key);
     let recording = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let errors = Arc::new(AtomicU64::new(0));
     let mut tasks = vec![];
     for t in 0..args.concurrency {
-        let (http, url, auth, bodies) = (http.clone(), url.clone(), auth.clone(), bodies.clone());
+        let url = urls[t % urls.len()].clone();
+        let (http, auth, bodies) = (http.clone(), auth.clone(), bodies.clone());
         let (recording, stop, errors) = (recording.clone(), stop.clone(), errors.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat: Vec<u32> = Vec::with_capacity(1 << 16);
@@ -356,6 +370,77 @@ async fn phase(
     }
 }
 
+/// The revision an instance's engine is at (`/healthz`, no database read).
+async fn revision_of(c: &Client) -> anyhow::Result<u64> {
+    let h = c.call(reqwest::Method::GET, "/healthz", None).await?;
+    h.get("revision")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| anyhow!("`GET /healthz` gave no revision: {h}"))
+}
+
+async fn wait_for_revision(c: &Client, revision: u64, limit: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    while revision_of(c).await? < revision {
+        if Instant::now() > deadline {
+            return Err(anyhow!(
+                "{} did not reach revision {revision} within {limit:?}: does it follow the same database?",
+                c.base()
+            ));
+        }
+        tokio::task::yield_now().await;
+    }
+    Ok(())
+}
+
+/// Write-to-visible latency, in ms: `[p50, p99, max]` of each part.
+struct Visibility {
+    writes: usize,
+    write: [f64; 3],
+    visible: [f64; 3],
+}
+
+/// Writes (a team each) on one instance after another, round-robin, and after each
+/// acknowledgement polls the next instance's revision until it holds the write.
+async fn visibility(
+    instances: &[Client],
+    ds: &DataSet,
+    writes: usize,
+) -> anyhow::Result<Visibility> {
+    let tag = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let (mut write, mut visible) = (Vec::with_capacity(writes), Vec::with_capacity(writes));
+    for i in 0..writes {
+        let (on, seen_by) = (&instances[i % instances.len()], &instances[(i + 1) % instances.len()]);
+        let path = format!("/v1/orgs/{}/teams", ds.org);
+        let start = Instant::now();
+        let r = on
+            .post(&path, &json!({"name": format!("visible-{tag}-{i}")}))
+            .await
+            .context("a timed write")?;
+        let acked = Instant::now();
+        let revision = match (r.status.is_success(), r.revision()) {
+            (true, Some(rev)) => rev,
+            _ => return Err(anyhow!("a timed write failed: {} {}", r.status, r.body)),
+        };
+        wait_for_revision(seen_by, revision, Duration::from_secs(10)).await?;
+        let done = Instant::now();
+        write.push((acked - start).as_micros().min(u128::from(u32::MAX)) as u32);
+        visible.push((done - acked).as_micros().min(u128::from(u32::MAX)) as u32);
+    }
+    let summary = |mut v: Vec<u32>| {
+        v.sort_unstable();
+        let max = v.last().copied().map_or(0.0, f64::from);
+        [percentile(&v, 0.5) / 1000.0, percentile(&v, 0.99) / 1000.0, max / 1000.0]
+    };
+    Ok(Visibility {
+        writes,
+        write: summary(write),
+        visible: summary(visible),
+    })
+}
+
 fn count(hay: &[u8], needle: &[u8]) -> u64 {
     hay.windows(needle.len()).filter(|w| *w == needle).count() as u64
 }
@@ -367,13 +452,32 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
             "--concurrency, --batch, --keys and --projects must be at least 1"
         ));
     }
-    let setup = Client::new(args.url.clone(), Some(args.api_key.clone()));
+    let instances: Vec<Client> = args
+        .url
+        .iter()
+        .map(|u| Client::new(u.clone(), Some(args.api_key.clone())))
+        .collect();
+    let setup = &instances[0];
+    let phases_wanted: Vec<String> = if args.phases.is_empty() {
+        let mut p = vec!["floor".to_owned(), "single".into(), "batch".into()];
+        if instances.len() > 1 {
+            p.push("visible".into());
+        }
+        p
+    } else {
+        args.phases.clone()
+    };
     let mut rng = Rng(args.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let t = Instant::now();
-    let ds = create(&setup, &args, &mut rng).await.context(
+    let ds = create(setup, &args, &mut rng).await.context(
         "creating the data set through the API (is --api-key an org Owner key of this server?)",
     )?;
     eprintln!("data set created in {:.1} s", t.elapsed().as_secs_f64());
+    // Every instance answers from the whole data set before anything is measured.
+    let created = revision_of(setup).await?;
+    for c in &instances[1..] {
+        wait_for_revision(c, created, Duration::from_secs(30)).await?;
+    }
     let singles = leak((0..10_000).map(|_| question(&ds, &mut rng)).collect());
     let batches = leak(
         // About 50,000 questions in all, so that memory stays small whatever the batch size.
@@ -411,7 +515,7 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
         ),
     ];
     for (key, name, path, bodies, per) in phases {
-        if !args.phases.iter().any(|p| p == key) {
+        if !phases_wanted.iter().any(|p| p == key) {
             continue;
         }
         eprintln!(
@@ -424,9 +528,15 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
         }
         rows.push((key, name, per, p));
     }
+    let visible = if phases_wanted.iter().any(|p| p == "visible") {
+        eprintln!("visible: {} writes, each awaited on another instance ...", args.writes);
+        Some(visibility(&instances, &ds, args.writes).await?)
+    } else {
+        None
+    };
     println!(
-        "{} concurrent keep-alive connections, {} s per phase after {} s warm-up; {} API keys in {} projects as principals\n",
-        args.concurrency, args.duration, args.warmup, ds.principals.len(), ds.projects.len()
+        "{} concurrent keep-alive connections over {} instance(s), {} s per phase after {} s warm-up; {} API keys in {} projects as principals\n",
+        args.concurrency, instances.len(), args.duration, args.warmup, ds.principals.len(), ds.projects.len()
     );
     println!("| phase | requests/s | decisions/s | p50 | p99 | allowed | errors |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");
@@ -439,6 +549,20 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
             p.p99_us / 1000.0,
             100.0 * p.allowed as f64 / p.answered.max(1) as f64,
             p.errors
+        );
+    }
+    if let Some(v) = &visible {
+        println!(
+            "\n| write-to-visible, {} writes | p50 | p99 | max |\n| --- | --- | --- | --- |",
+            v.writes
+        );
+        println!(
+            "| write acknowledged by its instance | {:.2} ms | {:.2} ms | {:.2} ms |",
+            v.write[0], v.write[1], v.write[2]
+        );
+        println!(
+            "| then visible on another instance | {:.2} ms | {:.2} ms | {:.2} ms |",
+            v.visible[0], v.visible[1], v.visible[2]
         );
     }
     let phase = |k: &str| rows.iter().find(|r| r.0 == k).map(|r| &r.3);
