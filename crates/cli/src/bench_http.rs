@@ -412,7 +412,10 @@ async fn visibility(
         .unwrap_or(0);
     let (mut write, mut visible) = (Vec::with_capacity(writes), Vec::with_capacity(writes));
     for i in 0..writes {
-        let (on, seen_by) = (&instances[i % instances.len()], &instances[(i + 1) % instances.len()]);
+        let (on, seen_by) = (
+            &instances[i % instances.len()],
+            &instances[(i + 1) % instances.len()],
+        );
         let path = format!("/v1/orgs/{}/teams", ds.org);
         let start = Instant::now();
         let r = on
@@ -432,7 +435,11 @@ async fn visibility(
     let summary = |mut v: Vec<u32>| {
         v.sort_unstable();
         let max = v.last().copied().map_or(0.0, f64::from);
-        [percentile(&v, 0.5) / 1000.0, percentile(&v, 0.99) / 1000.0, max / 1000.0]
+        [
+            percentile(&v, 0.5) / 1000.0,
+            percentile(&v, 0.99) / 1000.0,
+            max / 1000.0,
+        ]
     };
     Ok(Visibility {
         writes,
@@ -529,7 +536,10 @@ pub async fn run(args: HttpArgs) -> anyhow::Result<()> {
         rows.push((key, name, per, p));
     }
     let visible = if phases_wanted.iter().any(|p| p == "visible") {
-        eprintln!("visible: {} writes, each awaited on another instance ...", args.writes);
+        eprintln!(
+            "visible: {} writes, each awaited on another instance ...",
+            args.writes
+        );
         Some(visibility(&instances, &ds, args.writes).await?)
     } else {
         None

@@ -122,6 +122,23 @@ struct BootstrapArgs {
     storage: StorageArgs,
 }
 
+/// A database URL as messages show it: a password it holds is replaced by `***`.
+fn shown_url(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let authority_end = url[start..]
+        .find(['/', '?'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..authority_end].rfind('@') {
+        Some(at) => match url[start..start + at].find(':') {
+            Some(colon) => format!("{}***{}", &url[..start + colon + 1], &url[start + at..]),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
 /// Loads a built-in catalogue by name or a TOML file by path.
 fn load_catalogue(spec: &str) -> anyhow::Result<Arc<Catalogue>> {
     if let Some(cat) = Catalogue::preset(spec) {
@@ -142,6 +159,8 @@ fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours for a terminal only, not for a log file or the journal.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 
@@ -193,9 +212,21 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             if let Some(h) = settings.file.invitation_lifetime_hours {
                 config.invitation_lifetime = std::time::Duration::from_secs(h.saturating_mul(3600));
             }
-            let app = warden_server::build(config)
-                .await
-                .with_context(|| format!("cannot open the database `{}`", settings.database))?;
+            if let Some(ms) = settings.file.follow_interval_ms {
+                if ms == 0 {
+                    anyhow::bail!("`follow_interval_ms` in the config file must be at least 1");
+                }
+                config.follow_every = std::time::Duration::from_millis(ms);
+            }
+            if let Some(ms) = settings.file.consistency_wait_ms {
+                config.consistency_wait = std::time::Duration::from_millis(ms);
+            }
+            let app = warden_server::build(config).await.with_context(|| {
+                format!(
+                    "cannot open the database `{}`",
+                    shown_url(&settings.database)
+                )
+            })?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| {
@@ -211,7 +242,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let name = Name::parse("org", &args.org).map_err(|e| anyhow::anyhow!("{e}"))?;
             let store = warden_store::Store::open(&settings.database, catalogue)
                 .await
-                .with_context(|| format!("cannot open the database `{}`", settings.database))?;
+                .with_context(|| {
+                    format!(
+                        "cannot open the database `{}`",
+                        shown_url(&settings.database)
+                    )
+                })?;
             let result = store
                 .bootstrap(&name, &args.owner_email)
                 .await
@@ -272,5 +308,24 @@ async fn main() -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_url;
+
+    #[test]
+    fn a_database_password_is_never_shown() {
+        assert_eq!(
+            shown_url("postgres://warden:s3cret@db:5432/warden"),
+            "postgres://warden:***@db:5432/warden"
+        );
+        assert_eq!(
+            shown_url("postgres://warden@db/warden?sslmode=require"),
+            "postgres://warden@db/warden?sslmode=require"
+        );
+        assert_eq!(shown_url("sqlite://warden.db"), "sqlite://warden.db");
+        assert_eq!(shown_url("warden.db"), "warden.db");
     }
 }

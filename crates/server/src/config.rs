@@ -16,6 +16,12 @@ pub struct FileConfig {
     pub catalog: Option<String>,
     /// How long an invitation stays valid, in hours.
     pub invitation_lifetime_hours: Option<u64>,
+    /// How often the change log is polled for other instances' writes, in milliseconds
+    /// (on PostgreSQL each commit's notification also wakes the follower). Default 500.
+    pub follow_interval_ms: Option<u64>,
+    /// How long a decision with a `min_revision` this instance has not reached waits before
+    /// it is answered 503, in milliseconds. Default 2000.
+    pub consistency_wait_ms: Option<u64>,
     #[serde(default)]
     pub auth: AuthSettings,
 }
@@ -64,11 +70,13 @@ mod tests {
     fn a_full_file_parses() {
         let c = FileConfig::parse(
             "w.toml",
-            "listen = \"0.0.0.0:9000\"\ndatabase_url = \"sqlite://x.db\"\ncatalog = \"arize\"\ninvitation_lifetime_hours = 24\n[auth]\nadmins = [\"Ada@Acme.test\"]\ndefault_org_role = \"member\"\ndefault_team = \"everyone\"\n",
+            "listen = \"0.0.0.0:9000\"\ndatabase_url = \"sqlite://x.db\"\ncatalog = \"arize\"\ninvitation_lifetime_hours = 24\nfollow_interval_ms = 250\nconsistency_wait_ms = 5000\n[auth]\nadmins = [\"Ada@Acme.test\"]\ndefault_org_role = \"member\"\ndefault_team = \"everyone\"\n",
         )
         .unwrap();
         assert_eq!(c.listen.as_deref(), Some("0.0.0.0:9000"));
         assert_eq!(c.invitation_lifetime_hours, Some(24));
+        assert_eq!(c.follow_interval_ms, Some(250));
+        assert_eq!(c.consistency_wait_ms, Some(5000));
         assert!(c.auth.is_admin("ada@acme.test"));
         assert!(!c.auth.is_admin("bob@acme.test"));
         assert_eq!(c.auth.default_team.as_deref(), Some("everyone"));
