@@ -118,8 +118,45 @@ struct BootstrapArgs {
     /// Email of its first Owner (created if new).
     #[arg(long)]
     owner_email: String,
+    /// A file whose first line is the Owner's password, to sign in to the console with
+    /// (at least 8 characters). Or set `WARDEN_OWNER_PASSWORD`.
+    #[arg(long, conflicts_with = "owner_password_env")]
+    owner_password_file: Option<PathBuf>,
+    #[arg(
+        long = "owner-password-env",
+        env = "WARDEN_OWNER_PASSWORD",
+        hide = true
+    )]
+    owner_password_env: Option<String>,
     #[command(flatten)]
     storage: StorageArgs,
+}
+
+/// The Owner's password given to `bootstrap`, if any, checked as invitations check theirs.
+fn owner_password(args: &BootstrapArgs) -> anyhow::Result<Option<String>> {
+    let password = match (&args.owner_password_file, &args.owner_password_env) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the password file `{}`", path.display()))?;
+            Some(text.lines().next().unwrap_or_default().to_owned())
+        }
+        (None, Some(p)) => Some(p.clone()),
+        (None, None) => None,
+    };
+    if let Some(p) = &password {
+        let n = p.chars().count();
+        if !(warden_server::routes::invitations::PASSWORD_MIN
+            ..=warden_server::routes::invitations::PASSWORD_MAX)
+            .contains(&n)
+        {
+            anyhow::bail!(
+                "the Owner's password must have {} to {} characters; it has {n}",
+                warden_server::routes::invitations::PASSWORD_MIN,
+                warden_server::routes::invitations::PASSWORD_MAX
+            );
+        }
+    }
+    Ok(password)
 }
 
 /// A database URL as messages show it: a password it holds is replaced by `***`.
@@ -248,17 +285,19 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                         shown_url(&settings.database)
                     )
                 })?;
+            let password = owner_password(&args)?;
             let result = store
-                .bootstrap(&name, &args.owner_email)
+                .bootstrap_with_password(&name, &args.owner_email, password.as_deref())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             store.close().await;
             eprintln!(
-                "created organization `{}` ({}) with Owner {} ({}); its Owner API key follows, shown only once:",
+                "created organization `{}` ({}) with Owner {} ({}){}; its Owner API key follows, shown only once:",
                 name.as_str(),
                 result.org_id,
                 args.owner_email.trim(),
-                result.user_id
+                result.user_id,
+                if password.is_some() { ", who can sign in to the console at /console" } else { "" }
             );
             println!("{}", result.secret);
             Ok(0)

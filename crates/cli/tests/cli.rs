@@ -70,6 +70,59 @@ async fn serve_then_bootstrap_on_the_embedded_default_gives_a_working_key() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
 
+#[tokio::test]
+async fn bootstrap_gives_the_owner_a_password_to_sign_in_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[]);
+    // Too short: refused, nothing created.
+    let short = warden()
+        .current_dir(dir.path())
+        .args([
+            "bootstrap",
+            "--org",
+            "Acme",
+            "--owner-email",
+            "ada@acme.example",
+        ])
+        .env("WARDEN_OWNER_PASSWORD", "short")
+        .env_remove("WARDEN_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("8 to 1024 characters"));
+    // From a file (its first line), then signing in with it.
+    let file = dir.path().join("password.txt");
+    std::fs::write(&file, "analytical engine\nignored\n").unwrap();
+    let out = bootstrap(
+        dir.path(),
+        "Acme",
+        &["--owner-password-file", file.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sign in to the console"));
+    let anon = Client::new(server.base.clone(), None);
+    let r = anon
+        .post(
+            "/v1/auth/tokens",
+            &json!({"email": "ada@acme.example", "password": "analytical engine"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    // A second org for the same Owner cannot change the password.
+    let out = bootstrap(
+        dir.path(),
+        "Globex",
+        &["--owner-password-file", file.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already has a password"));
+}
+
 #[test]
 fn a_bad_catalogue_is_refused_at_start_up_with_its_line() {
     let dir = tempfile::tempdir().unwrap();

@@ -82,6 +82,11 @@ impl Caller {
             .ok_or_else(|| {
                 ApiError::unauthenticated("the `Authorization` header must be `Bearer <key>`")
             })?;
+        Self::from_secret(state, secret).await
+    }
+
+    /// The caller a key's secret authenticates (the console's session cookie holds one).
+    pub async fn from_secret(state: &AppState, secret: &str) -> Result<Self, ApiError> {
         let key = Self::lookup(state, secret).await?;
         let key_row = &key.key;
         if !key_row.valid {
@@ -252,6 +257,16 @@ impl Caller {
         permission: &str,
     ) -> Result<Authorized, ApiError> {
         let scope = self.resolve(state, param)?;
+        self.authorize_in(state, scope, permission).await
+    }
+
+    /// [`Caller::authorize`] for a scope already resolved inside the caller's org.
+    pub async fn authorize_in(
+        &self,
+        state: &AppState,
+        scope: Scope,
+        permission: &str,
+    ) -> Result<Authorized, ApiError> {
         let allowed = || state.engine().check(self.principal(), permission, scope);
         if allowed() || (state.caught_up_now().await && allowed()) {
             Ok(Authorized { scope })
@@ -298,6 +313,11 @@ impl Caller {
 }
 
 impl Caller {
+    /// Whether the caller holds `permission` in `scope` (for offering only what it may do).
+    pub fn can(&self, state: &AppState, scope: Scope, permission: &str) -> bool {
+        state.engine().check(self.principal(), permission, scope)
+    }
+
     /// Whether the caller is an Owner of `scope`: it holds the scope's Owner role (directly or
     /// through a team), or, for a project, the org's Owner role.
     pub fn is_owner(&self, state: &AppState, scope: Scope) -> bool {

@@ -68,6 +68,13 @@ impl ApiError {
         )
     }
 
+    /// 429 with the wait, in seconds, before trying again.
+    pub fn too_many(message: impl Into<String>, retry_after: u64) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message);
+        e.retry_after = Some(retry_after);
+        e
+    }
+
     pub fn unavailable(message: impl Into<String>) -> Self {
         let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message);
         e.retry_after = Some(1);

@@ -23,6 +23,7 @@ use warden_store::Store;
 
 pub mod auth;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod extract;
 mod keycache;
@@ -30,6 +31,7 @@ pub mod openapi;
 pub mod respond;
 pub mod routes;
 pub mod state;
+pub mod throttle;
 
 pub use state::{AppState, InvitationSettings};
 
@@ -92,7 +94,8 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
         api = api.route(route.spec.path, route.handler);
     }
     let request_id = HeaderName::from_static("x-request-id");
-    api.fallback(routes::meta::no_route)
+    api.merge(console::router())
+        .fallback(routes::meta::no_route)
         .method_not_allowed_fallback(routes::meta::wrong_method)
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, config.request_timeout))

@@ -29,6 +29,7 @@ pub(crate) struct Inner {
     pub engine: Follower,
     pub config: ServerConfig,
     pub invitations: InvitationSettings,
+    pub sign_ins: crate::throttle::SignInThrottle,
 }
 
 /// How invitations behave in this deployment.
@@ -63,6 +64,7 @@ impl AppState {
             engine,
             config,
             invitations,
+            sign_ins: Default::default(),
         })))
     }
 
@@ -97,6 +99,11 @@ impl AppState {
 
     pub fn catalogue(&self) -> &Catalogue {
         &self.0.catalogue
+    }
+
+    /// Failed sign-ins, for throttling.
+    pub fn sign_ins(&self) -> &crate::throttle::SignInThrottle {
+        &self.0.sign_ins
     }
 
     /// How invitations behave.

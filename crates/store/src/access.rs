@@ -146,15 +146,51 @@ impl Store {
         org_name: &Name,
         owner_email: &str,
     ) -> Result<BootstrapResult, StoreError> {
+        self.bootstrap_with_password(org_name, owner_email, None)
+            .await
+    }
+
+    /// [`Store::bootstrap`], also giving the Owner a password to sign in to the console
+    /// with. A user that already has a password keeps it: giving another is refused (409).
+    pub async fn bootstrap_with_password(
+        &self,
+        org_name: &Name,
+        owner_email: &str,
+        password: Option<&str>,
+    ) -> Result<BootstrapResult, StoreError> {
         let email = parse_email(owner_email).map_err(|m| {
             StoreError::unprocessable("invalid_email", m, json!({"field": "owner_email"}))
         })?;
+        let password_hash = match password {
+            Some(p) => Some(crate::passwords::hash_password(p).await?),
+            None => None,
+        };
         let mut tx = self.begin().await?;
         let (org, mut effects) = self.insert_org(&mut tx, org_name).await?;
         let scope = Scope::org(org.id);
         let owner_key = self.catalogue.org.owner_role.clone();
         let owner_role = self.predefined_role_id(&mut tx, scope, &owner_key).await?;
         let user_id = self.ensure_user(&mut tx, &email).await?;
+        if let Some(hash) = &password_hash {
+            let has: Option<String> = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+                .bind(user_id.to_string())
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("password_hash")?;
+            if has.is_some() {
+                return Err(StoreError::conflict(
+                    "password_exists",
+                    format!("{email} already has a password: sign in with it, and bootstrap without giving one"),
+                    json!({"field": "owner_password"}),
+                ));
+            }
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(hash)
+                .bind(now())
+                .bind(user_id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
         self.add_org_user(&mut tx, org.id, user_id).await?;
         effects.push(
             self.put_membership(&mut tx, scope, Principal::User(user_id), owner_role)
@@ -196,7 +232,7 @@ impl Store {
             before: None,
             after: doc(&json!({
                 "org": org,
-                "owner": {"user_id": user_id, "email": email},
+                "owner": {"user_id": user_id, "email": email, "password_set": password_hash.is_some()},
                 "api_key": {"id": key_id, "name": "bootstrap owner key", "last_chars": secret.last_chars},
             })),
             effects,

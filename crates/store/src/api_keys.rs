@@ -333,3 +333,40 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// Deletes a personal key of `user` (signing out of the console deletes its session's).
+    /// Another user's key, or an org or project key, is not found.
+    pub async fn delete_personal_key(
+        &self,
+        user: UserId,
+        id: ApiKeyId,
+    ) -> Result<Written<KeyRecord>, StoreError> {
+        let mut tx = self.begin().await?;
+        let before = self.key_in_tx(&mut tx, id).await?;
+        if before.user_id != Some(user) {
+            return Err(StoreError::not_found("API key", id));
+        }
+        sqlx::query("DELETE FROM api_keys WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let change = Change {
+            actor: format!("user:{user}"),
+            org_id: Some(before.org_id),
+            project_id: None,
+            action: "api_key.delete_personal",
+            target: format!("api_key:{id}"),
+            before: doc(&before),
+            after: None,
+            // Not a principal of its own: nothing for the engine (and, without effects, the
+            // entry empties every instance's key cache, as a deleted key requires).
+            effects: vec![],
+        };
+        let revision = self.commit(tx, change).await?;
+        Ok(Written {
+            value: before,
+            revision,
+        })
+    }
+}

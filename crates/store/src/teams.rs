@@ -709,6 +709,22 @@ impl Store {
     }
 }
 
+impl Store {
+    /// A user of `org`, by id (404 for a user of no org, or of another org only).
+    pub async fn get_org_user(&self, org: OrgId, id: UserId) -> Result<UserRecord, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLS} FROM org_users ou JOIN users u ON u.id = ou.user_id
+             WHERE ou.org_id = $1 AND u.id = $2"
+        ))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or_else(|| StoreError::not_found("user", id))?;
+        user_from_row(&row)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

@@ -56,40 +56,7 @@ async fn create(
     State(state): State<AppState>,
     Json(body): Json<TokenRequest>,
 ) -> Result<Response, ApiError> {
-    let wrong = || ApiError::unauthenticated("the email or the password is wrong");
-    let Some((user, orgs)) = state
-        .store()
-        .check_password(&body.email, &body.password)
-        .await?
-    else {
-        return Err(wrong());
-    };
-    let org = match body.org_id.as_deref() {
-        Some(o) => {
-            let o = OrgId::parse(o)?;
-            // An org the user does not belong to is as wrong as a wrong password.
-            orgs.iter().copied().find(|x| *x == o).ok_or_else(wrong)?
-        }
-        None => match orgs.as_slice() {
-            [one] => *one,
-            [] => {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "no_organization",
-                    "this user belongs to no organization yet",
-                ))
-            }
-            many => {
-                return Err(ApiError::bad_request(
-                    "org_required",
-                    format!(
-                        "this user belongs to {} organizations: give `org_id`",
-                        many.len()
-                    ),
-                ))
-            }
-        },
-    };
+    let (user, org) = sign_in(&state, &body.email, &body.password, body.org_id.as_deref()).await?;
     let name = Name::parse("name", body.name.as_deref().unwrap_or("personal key"))?;
     let expires_at = match parse_expiry(body.expires_at.as_deref())? {
         Some(e) => Some(e),
@@ -115,4 +82,57 @@ async fn create(
         Some(w.revision),
         None,
     ))
+}
+
+/// Checks an email and a password (throttled per account) and chooses the org to sign in
+/// to: the one given, or the user's only one. Shared by the API and the console.
+pub async fn sign_in(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    org_id: Option<&str>,
+) -> Result<(UserId, OrgId), ApiError> {
+    let now = std::time::Instant::now();
+    if let Err(wait) = state.sign_ins().check(email, now) {
+        return Err(ApiError::too_many(
+            format!(
+                "too many wrong passwords for this account: try again in {} minute(s)",
+                wait.div_ceil(60)
+            ),
+            wait,
+        ));
+    }
+    let wrong = || ApiError::unauthenticated("the email or the password is wrong");
+    let Some((user, orgs)) = state.store().check_password(email, password).await? else {
+        state.sign_ins().failed(email, now);
+        return Err(wrong());
+    };
+    state.sign_ins().succeeded(email);
+    let org = match org_id {
+        Some(o) => {
+            let o = OrgId::parse(o)?;
+            // An org the user does not belong to is as wrong as a wrong password.
+            orgs.iter().copied().find(|x| *x == o).ok_or_else(wrong)?
+        }
+        None => match orgs.as_slice() {
+            [one] => *one,
+            [] => {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "no_organization",
+                    "this user belongs to no organization yet",
+                ))
+            }
+            many => {
+                return Err(ApiError::bad_request(
+                    "org_required",
+                    format!(
+                        "this user belongs to {} organizations: give `org_id`",
+                        many.len()
+                    ),
+                ))
+            }
+        },
+    };
+    Ok((user, org))
 }

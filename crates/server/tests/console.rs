@@ -1,0 +1,395 @@
+//! The web console over HTTP, as a browser sends it: sign-in with its nonce, the session
+//! cookie, CSRF tokens on every form, pages offering only what the user may do, rule
+//! errors beside the field with what was typed kept, sign-out, and throttled sign-ins.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{spawn_app, TestApp};
+use reqwest::header::{COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
+use reqwest::StatusCode;
+use serde_json::json;
+use warden_model::Name;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A browser: no redirects followed, cookies kept by hand.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookies: Vec<(String, String)>,
+}
+
+/// A page as received.
+struct Got {
+    status: StatusCode,
+    location: Option<String>,
+    set_cookies: Vec<String>,
+    retry_after: Option<String>,
+    body: String,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.base.clone(),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Got {
+        let header: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        let req = if header.is_empty() {
+            req
+        } else {
+            req.header(COOKIE, header.join("; "))
+        };
+        let r = req.send().await.unwrap();
+        let set_cookies: Vec<String> = r
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        for c in &set_cookies {
+            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != name);
+            if !attrs.contains("Max-Age=0") {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        Got {
+            status: r.status(),
+            location: r
+                .headers()
+                .get(LOCATION)
+                .map(|v| v.to_str().unwrap().to_owned()),
+            retry_after: r
+                .headers()
+                .get(RETRY_AFTER)
+                .map(|v| v.to_str().unwrap().to_owned()),
+            set_cookies,
+            body: r.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Got {
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Got {
+        let req = self.http.post(format!("{}{path}", self.base)).form(form);
+        self.send(req).await
+    }
+
+    /// Opens the sign-in page and posts it.
+    async fn sign_in(&mut self, email: &str, password: &str) -> Got {
+        let page = self.get("/console/sign-in").await;
+        assert_eq!(page.status, 200);
+        let nonce = hidden(&page.body, "csrf");
+        self.post(
+            "/console/sign-in",
+            &[("csrf", &nonce), ("email", email), ("password", password)],
+        )
+        .await
+    }
+}
+
+/// The value of the first hidden input `name` of a page.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no `{name}` field in:\n{html}"))
+        + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+/// An org whose Owner has a password, as `warden bootstrap` makes it.
+async fn org_with_owner(app: &TestApp, org: &str, email: &str) -> String {
+    let boot = app
+        .store
+        .bootstrap_with_password(&Name::parse("org", org).unwrap(), email, Some(PASSWORD))
+        .await
+        .unwrap();
+    app.synced().await;
+    boot.org_id.to_string()
+}
+
+/// Invites `email` to Acme with `role` and accepts with [`PASSWORD`].
+async fn member(app: &TestApp, email: &str, role: &str) {
+    let r = app
+        .owner
+        .post(
+            &app.org_path("/invitations"),
+            &json!({"emails": [email], "role_id": role}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let token = r.body["invitations"][0]["token"].as_str().unwrap();
+    let r = app
+        .anonymous()
+        .post(
+            "/v1/invitations/accept",
+            &json!({"token": token, "name": "Bea", "password": PASSWORD}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{:?}", r.body);
+}
+
+async fn project_names(app: &TestApp, org: &str) -> Vec<String> {
+    let r = app
+        .store
+        .list_projects(
+            warden_model::OrgId::parse(org).unwrap(),
+            warden_store::Page::default(),
+        )
+        .await
+        .unwrap();
+    r.items.into_iter().map(|p| p.name).collect()
+}
+
+#[tokio::test]
+async fn the_owner_signs_in_creates_a_project_and_signs_out() {
+    let app = spawn_app().await;
+    let org = org_with_owner(&app, "Globex", "boss@globex.test").await;
+    let mut b = Browser::new(&app);
+
+    // Not signed in: every page leads to the sign-in form.
+    let r = b.get("/console").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location.as_deref(), Some("/console/sign-in"));
+    let r = b.get("/console/org").await;
+    assert_eq!(r.location.as_deref(), Some("/console/sign-in"));
+
+    // The form is labelled and carries a nonce also set as a cookie.
+    let page = b.get("/console/sign-in").await;
+    assert!(page.body.contains(r#"<label for="email">Email</label>"#));
+    assert!(page
+        .body
+        .contains(r#"<label for="password">Password</label>"#));
+    assert!(b.cookie("warden_sign_in").is_some());
+    assert_eq!(
+        b.cookie("warden_sign_in").unwrap(),
+        hidden(&page.body, "csrf")
+    );
+
+    // A wrong password: said on the form, the email kept, no session.
+    let r = b.sign_in("boss@globex.test", "not the password").await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.body.contains("the email or the password is wrong"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains(r#"value="boss@globex.test""#));
+    assert!(b.cookie("warden_session").is_none());
+
+    // A sign-in form posted without its nonce (from another site): refused.
+    let mut other = Browser::new(&app);
+    let r = other
+        .post(
+            "/console/sign-in",
+            &[
+                ("csrf", "forged"),
+                ("email", "boss@globex.test"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(other.cookie("warden_session").is_none());
+
+    // The right password: a session cookie, HttpOnly and SameSite=Strict.
+    let r = b.sign_in(" Boss@Globex.test ", PASSWORD).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location.as_deref(), Some("/console/org"));
+    let session = r
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("warden_session="))
+        .unwrap();
+    assert!(session.contains("HttpOnly"), "{session}");
+    assert!(session.contains("SameSite=Strict"), "{session}");
+    assert!(!session.contains("Secure"), "plain HTTP: not Secure");
+
+    // The overview: the org, the Owner's role, the new-project form.
+    let r = b.get("/console/org").await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("<h1>Globex</h1>"));
+    assert!(r.body.contains("Your role in this organization: Owner"));
+    assert!(r.body.contains("boss@globex.test"));
+    assert!(r.body.contains(r#"action="/console/org/projects""#));
+    let csrf = hidden(&r.body, "csrf");
+
+    // Without the CSRF token: 403, nothing created.
+    let r = b
+        .post(
+            "/console/org/projects",
+            &[("name", "Chatbot"), ("csrf", "nope")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(project_names(&app, &org).await.is_empty());
+
+    // With it: created, and listed.
+    let r = b
+        .post(
+            "/console/org/projects",
+            &[
+                ("name", "Chatbot"),
+                ("description", "support bot"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location.as_deref(), Some("/console/org?created=Chatbot"));
+    assert_eq!(project_names(&app, &org).await, ["Chatbot"]);
+    let r = b.get(r.location.as_deref().unwrap()).await;
+    assert!(r.body.contains("Project “Chatbot” created."));
+    assert!(r.body.contains("<td>Chatbot</td>"));
+
+    // A rule refused: the message beside the field, what was typed kept.
+    let r = b
+        .post(
+            "/console/org/projects",
+            &[
+                ("name", "Chatbot"),
+                ("description", "again <b>"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains(r#"id="project-name-error""#), "{}", r.body);
+    assert!(r.body.contains(r#"aria-invalid="true""#));
+    assert!(r.body.contains(r#"value="Chatbot""#));
+    assert!(
+        r.body.contains("again &#60;b&#62;") || r.body.contains("again &lt;b&gt;"),
+        "typed text is kept, escaped: {}",
+        r.body
+    );
+    let r = b
+        .post("/console/org/projects", &[("name", "  "), ("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains(r#"id="project-name-error""#));
+    assert_eq!(project_names(&app, &org).await, ["Chatbot"]);
+
+    // Acme's data is not reachable: the session is Globex's.
+    assert!(!r.body.contains("Acme"));
+
+    // Sign out: the session's key is gone; the cookie no longer opens anything.
+    let stale = b.cookie("warden_session").unwrap().to_owned();
+    let r = b.post("/console/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location.as_deref(), Some("/console/sign-in"));
+    assert!(b.cookie("warden_session").is_none());
+    b.cookies.push(("warden_session".into(), stale));
+    let r = b.get("/console/org").await;
+    assert_eq!(r.location.as_deref(), Some("/console/sign-in"));
+}
+
+#[tokio::test]
+async fn behind_tls_the_session_cookie_is_secure() {
+    let app = spawn_app().await;
+    org_with_owner(&app, "Globex", "boss@globex.test").await;
+    let mut b = Browser::new(&app);
+    let page = b.get("/console/sign-in").await;
+    let nonce = hidden(&page.body, "csrf");
+    let req = b
+        .http
+        .post(format!("{}/console/sign-in", b.base))
+        .header("x-forwarded-proto", "https")
+        .form(&[
+            ("csrf", nonce.as_str()),
+            ("email", "boss@globex.test"),
+            ("password", PASSWORD),
+        ]);
+    let r = b.send(req).await;
+    assert_eq!(r.status, 303);
+    let session = r
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("warden_session="))
+        .unwrap();
+    assert!(session.ends_with("; Secure"), "{session}");
+}
+
+#[tokio::test]
+async fn a_member_is_offered_only_what_its_role_allows() {
+    let app = spawn_app().await;
+    member(&app, "bea@acme.test", "Member").await;
+    let mut b = Browser::new(&app);
+    let r = b.sign_in("bea@acme.test", PASSWORD).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = b.get("/console/org").await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("Your role in this organization: Member"));
+    assert!(
+        !r.body.contains(r#"action="/console/org/projects""#),
+        "no new-project form for a Member"
+    );
+    // Posting the form anyway, with a valid token: refused as the API refuses it.
+    let csrf = hidden(&r.body, "csrf");
+    let r = b
+        .post(
+            "/console/org/projects",
+            &[("name", "Sneaky"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("project:create"), "{}", r.body);
+    assert!(project_names(&app, &app.org_id).await.is_empty());
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_throttled_per_account_in_the_console_and_the_api() {
+    let app = spawn_app().await;
+    member(&app, "bea@acme.test", "Member").await;
+    let mut b = Browser::new(&app);
+    for _ in 0..warden_server::throttle::MAX_FAILURES {
+        let r = b.sign_in("bea@acme.test", "guess").await;
+        assert_eq!(r.status, 401);
+    }
+    // Now even the right password is refused, with the wait.
+    let r = b.sign_in("bea@acme.test", PASSWORD).await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.body.contains("too many wrong passwords"));
+    assert!(r.retry_after.is_some());
+    assert!(b.cookie("warden_session").is_none());
+    let r = app
+        .anonymous()
+        .post(
+            "/v1/auth/tokens",
+            &json!({"email": "BEA@acme.test", "password": PASSWORD}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 429, "{:?}", r.body);
+    assert_eq!(r.body["error"]["code"], "too_many_attempts");
+    // Other accounts are not affected.
+    member(&app, "cy@acme.test", "Member").await;
+    assert_eq!(b.sign_in("cy@acme.test", PASSWORD).await.status, 303);
+}
