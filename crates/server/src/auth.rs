@@ -202,15 +202,7 @@ impl FromRequestParts<AppState> for ScopeParam {
             )
         })?;
         let caller = Caller::from_request_parts(parts, state).await?;
-        let scope = match caller.resolve_named(state, named) {
-            Ok(scope) => scope,
-            // A project created through another instance may not be applied here yet: catch
-            // up once before answering 404 (only a refusal costs a database read).
-            Err(e) if state.caught_up_now().await => {
-                caller.resolve_named(state, named).map_err(|_| e)?
-            }
-            Err(e) => return Err(e),
-        };
+        let scope = caller.resolve_fresh(state, named).await?;
         Ok(ScopeParam { scope })
     }
 }
@@ -226,6 +218,19 @@ impl Caller {
     /// Resolves a named scope inside the caller's org (404 otherwise).
     pub fn resolve_named(&self, state: &AppState, named: Named) -> Result<Scope, ApiError> {
         self.resolve_in(&state.engine(), named)
+    }
+
+    /// [`Caller::resolve_named`], catching up once before answering 404: a project created
+    /// through another instance may not be applied here yet (only a refusal costs a
+    /// database read).
+    pub async fn resolve_fresh(&self, state: &AppState, named: Named) -> Result<Scope, ApiError> {
+        match self.resolve_named(state, named) {
+            Ok(scope) => Ok(scope),
+            Err(e) if state.caught_up_now().await => {
+                self.resolve_named(state, named).map_err(|_| e)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// [`Caller::resolve_named`] against a snapshot the handler already holds.

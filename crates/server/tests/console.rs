@@ -268,7 +268,7 @@ async fn the_owner_signs_in_creates_a_project_and_signs_out() {
     assert_eq!(project_names(&app, &org).await, ["Chatbot"]);
     let r = b.get(r.location.as_deref().unwrap()).await;
     assert!(r.body.contains("Project “Chatbot” created."));
-    assert!(r.body.contains("<td>Chatbot</td>"));
+    assert!(r.body.contains(">Chatbot</a></td>"), "{}", r.body);
 
     // A rule refused: the message beside the field, what was typed kept.
     let r = b
@@ -392,4 +392,199 @@ async fn wrong_passwords_are_throttled_per_account_in_the_console_and_the_api() 
     // Other accounts are not affected.
     member(&app, "cy@acme.test", "Member").await;
     assert_eq!(b.sign_in("cy@acme.test", PASSWORD).await.status, 303);
+}
+
+/// Signs in as the Owner of a fresh org `Globex` with one project; returns the browser, the
+/// project's Roles & Permissions path and the page.
+async fn owner_on_roles_page(app: &TestApp) -> (Browser, String, Got) {
+    let org = org_with_owner(app, "Globex", "boss@globex.test").await;
+    let mut b = Browser::new(app);
+    assert_eq!(b.sign_in("boss@globex.test", PASSWORD).await.status, 303);
+    let csrf = hidden(&b.get("/console/org").await.body, "csrf");
+    let r = b
+        .post(
+            "/console/org/projects",
+            &[("name", "Chatbot"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let project = app
+        .store
+        .list_projects(
+            warden_model::OrgId::parse(&org).unwrap(),
+            warden_store::Page::default(),
+        )
+        .await
+        .unwrap()
+        .items[0]
+        .id;
+    let path = format!("/console/projects/{project}/roles");
+    let overview = b.get("/console/org").await;
+    assert!(
+        overview.body.contains(&format!(r#"href="{path}""#)),
+        "the project links to its settings"
+    );
+    let page = b.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    (b, path, page)
+}
+
+#[tokio::test]
+async fn seed_003_new_policy_and_new_role_in_project_settings() {
+    let app = spawn_app().await;
+    let (mut b, path, page) = owner_on_roles_page(&app).await;
+    let policies_path = path.replace("/roles", "/policies");
+
+    // The default roles, marked and not editable; no custom ones yet.
+    for role in ["Owner", "Manager", "Member"] {
+        assert!(
+            page.body.contains(&format!(
+                "<td>{role} <span class=\"tag\">predefined</span></td>"
+            )),
+            "{role}"
+        );
+    }
+    assert!(page.body.contains("No custom roles yet."));
+    // The matrix offers only permissions that exist.
+    assert!(page
+        .body
+        .contains(r#"value="dataset:read" aria-label="dataset:read""#));
+    assert!(page.body.contains(r#"value="trace:evaluate""#));
+    assert!(!page.body.contains(r#"value="golden:evaluate""#));
+    assert!(!page.body.contains(r#"value="annotation_queue:evaluate""#));
+    let csrf = hidden(&page.body, "csrf");
+
+    // New Policy "Annotator": dataset:read and dataset:update.
+    let r = b
+        .post(
+            &policies_path,
+            &[
+                ("csrf", &csrf),
+                ("name", "Annotator"),
+                ("description", "Read and edit datasets"),
+                ("permissions", "dataset:read"),
+                ("permissions", "dataset:update"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = b.get(r.location.as_deref().unwrap()).await;
+    assert!(page.body.contains("Policy “Annotator” created."));
+    assert!(page.body.contains("dataset:read, dataset:update"));
+    let policy_id = {
+        let marker = r#"name="policy_ids" value=""#;
+        let at = page.body.find(marker).unwrap() + marker.len();
+        page.body[at..at + 36].to_owned()
+    };
+
+    // A permission that does not exist (a forged form): refused beside the matrix.
+    let r = b
+        .post(
+            &policies_path,
+            &[
+                ("csrf", &csrf),
+                ("name", "Odd"),
+                ("permissions", "dataset:fly"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body.contains(r#"id="policy-permissions-error""#),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("dataset:fly"));
+    assert!(r.body.contains(r#"value="Odd""#), "the name typed is kept");
+
+    // New Role "Annotator" with the policy.
+    let r = b
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("name", "Annotator"),
+                ("description", "Labels datasets"),
+                ("policy_ids", &policy_id),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = b.get(r.location.as_deref().unwrap()).await;
+    assert!(page.body.contains("Role “Annotator” created."));
+    assert!(page.body.contains("<td>Annotator</td><td>Labels datasets</td><td>Annotator</td><td class=\"optional\">2</td>"), "{}", page.body);
+
+    // The same name again: refused beside the name, what was typed and ticked kept.
+    let r = b
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("name", "Annotator"),
+                ("description", "twice"),
+                ("policy_ids", &policy_id),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains(r#"id="role-name-error""#), "{}", r.body);
+    assert!(r.body.contains(">twice</textarea>"));
+    assert!(r.body.contains(&format!(r#"value="{policy_id}" checked"#)));
+    // No policy: refused beside the policies.
+    let r = b.post(&path, &[("csrf", &csrf), ("name", "Empty")]).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains(r#"id="role-policies-error""#), "{}", r.body);
+    // Without the CSRF token: 403, nothing written.
+    let r = b
+        .post(
+            &path,
+            &[
+                ("csrf", "x"),
+                ("name", "Forged"),
+                ("policy_ids", &policy_id),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = b
+        .post(
+            &policies_path,
+            &[("name", "Forged"), ("permissions", "dataset:read")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let page = b.get(&path).await;
+    assert!(!page.body.contains("Forged"));
+}
+
+#[tokio::test]
+async fn project_settings_of_another_org_are_not_found_and_members_get_no_forms() {
+    let app = spawn_app().await;
+    let (_, path, _) = owner_on_roles_page(&app).await;
+    // An Acme member cannot open Globex's project.
+    member(&app, "bea@acme.test", "Member").await;
+    let mut b = Browser::new(&app);
+    assert_eq!(b.sign_in("bea@acme.test", PASSWORD).await.status, 303);
+    let r = b.get(&path).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(!r.body.contains("Chatbot"));
+    // In an Acme project, a Member reads the roles but is offered no form.
+    let project = app.project("Search").await;
+    let r = b.get(&format!("/console/projects/{project}/roles")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Default roles"));
+    assert!(!r.body.contains("New role"));
+    assert!(!r.body.contains("New policy"));
+    let csrf = hidden(&r.body, "csrf");
+    let r = b
+        .post(
+            &format!("/console/projects/{project}/policies"),
+            &[
+                ("csrf", &csrf),
+                ("name", "Mine"),
+                ("permissions", "dataset:read"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
 }

@@ -10,6 +10,7 @@
 //! any session, a random one also set as a cookie); a form without the right token is
 //! refused with 403 and changes nothing.
 
+mod project;
 mod session;
 
 use askama::Template;
@@ -37,6 +38,14 @@ pub fn router() -> Router<AppState> {
         .route("/console/sign-out", post(sign_out))
         .route("/console/org", get(org_page))
         .route("/console/org/projects", post(create_project))
+        .route(
+            "/console/projects/{project}/roles",
+            get(project::roles_page).post(project::create_role),
+        )
+        .route(
+            "/console/projects/{project}/policies",
+            post(project::create_policy),
+        )
 }
 
 /// What the layout shows around every page.
@@ -278,6 +287,7 @@ async fn sign_out(
 
 /// A project as the overview lists it.
 struct ProjectRow {
+    id: String,
     name: String,
     description: String,
     restricted: bool,
@@ -341,6 +351,7 @@ async fn org_view(
             .items
             .into_iter()
             .map(|p| ProjectRow {
+                id: p.id.to_string(),
                 name: p.name,
                 description: p.description,
                 restricted: p.restricted,
@@ -427,10 +438,7 @@ async fn create_project(
     {
         Ok(w) => {
             state.reach(w.revision).await;
-            let to = format!(
-                "/console/org?created={}",
-                form_urlencoded_component(&w.value.name)
-            );
+            let to = format!("/console/org?created={}", url_component(&w.value.name));
             see_other(&to)
         }
         Err(StoreError::Conflict { message, .. } | StoreError::Unprocessable { message, .. }) => {
@@ -449,7 +457,7 @@ async fn refused_page(state: &AppState, s: &Session, form: ProjectForm) -> Respo
 }
 
 /// Percent-encodes a query value.
-fn form_urlencoded_component(value: &str) -> String {
+fn url_component(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         match b {

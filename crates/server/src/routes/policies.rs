@@ -237,24 +237,8 @@ async fn create(
     param: ScopeParam,
     Json(body): Json<PolicyCreate>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "policy:create").await?;
-    let input = NewPolicy {
-        name: Name::parse("name", &body.name)?,
-        description: Description::parse(body.description.as_deref().unwrap_or(""))?,
-        permissions: resolve_permissions(
-            &state,
-            auth.scope().kind(),
-            "permission_ids",
-            &body.permission_ids,
-            true,
-        )?,
-    };
-    caller.require_all(&state, auth.scope(), &input.permissions, "this policy")?;
-    let w = state
-        .store()
-        .create_policy(&caller.actor(), auth.scope(), input)
-        .await?;
-    state.reach(w.revision).await;
+    let scope = caller.resolve(&state, param)?;
+    let w = create_policy(&state, &caller, scope, &body).await?;
     let version = w.value.version;
     Ok(respond::json(
         StatusCode::CREATED,
@@ -262,6 +246,35 @@ async fn create(
         Some(w.revision),
         Some(version),
     ))
+}
+
+/// Creates a policy in `scope` as `caller`, with every rule the API applies (permission,
+/// names, existing permissions, no escalation); the API and the console both call it.
+pub async fn create_policy(
+    state: &AppState,
+    caller: &Caller,
+    scope: warden_model::Scope,
+    body: &PolicyCreate,
+) -> Result<warden_store::Written<warden_store::PolicyRecord>, ApiError> {
+    let auth = caller.authorize_in(state, scope, "policy:create").await?;
+    let input = NewPolicy {
+        name: Name::parse("name", &body.name)?,
+        description: Description::parse(body.description.as_deref().unwrap_or(""))?,
+        permissions: resolve_permissions(
+            state,
+            auth.scope().kind(),
+            "permission_ids",
+            &body.permission_ids,
+            true,
+        )?,
+    };
+    caller.require_all(state, auth.scope(), &input.permissions, "this policy")?;
+    let w = state
+        .store()
+        .create_policy(&caller.actor(), auth.scope(), input)
+        .await?;
+    state.reach(w.revision).await;
+    Ok(w)
 }
 
 async fn update(

@@ -193,13 +193,32 @@ async fn create(
     param: ScopeParam,
     Json(body): Json<RoleCreate>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "role:create").await?;
+    let scope = caller.resolve(&state, param)?;
+    let w = create_role(&state, &caller, scope, &body).await?;
+    let version = w.value.version;
+    Ok(respond::json(
+        StatusCode::CREATED,
+        &RoleView::new(w.value),
+        Some(w.revision),
+        Some(version),
+    ))
+}
+
+/// Creates a role in `scope` as `caller`, with every rule the API applies (permission,
+/// names, policies of the scope, no escalation); the API and the console both call it.
+pub async fn create_role(
+    state: &AppState,
+    caller: &Caller,
+    scope: warden_model::Scope,
+    body: &RoleCreate,
+) -> Result<warden_store::Written<warden_store::RoleRecord>, ApiError> {
+    let auth = caller.authorize_in(state, scope, "role:create").await?;
     let kind = auth.scope().kind();
     let name = Name::parse("name", &body.name)?;
     let description = Description::parse(body.description.as_deref().unwrap_or(""))?;
     let policy_ids = parse_policy_ids(body.policy_ids.as_deref().unwrap_or_default())?;
     let permissions = resolve_permissions(
-        &state,
+        state,
         kind,
         "permissions",
         body.permissions.as_deref().unwrap_or_default(),
@@ -212,7 +231,7 @@ async fn create(
         )
         .with_details(json!({"field": "policy_ids"})));
     }
-    role_grants(&state, &caller, auth.scope(), &policy_ids, &permissions).await?;
+    role_grants(state, caller, auth.scope(), &policy_ids, &permissions).await?;
     let w = state
         .store()
         .create_role(
@@ -227,13 +246,7 @@ async fn create(
         )
         .await?;
     state.reach(w.revision).await;
-    let version = w.value.version;
-    Ok(respond::json(
-        StatusCode::CREATED,
-        &RoleView::new(w.value),
-        Some(w.revision),
-        Some(version),
-    ))
+    Ok(w)
 }
 
 async fn update(

@@ -1,0 +1,357 @@
+//! Project settings → Roles & Permissions: the default and custom roles, New Role, the
+//! custom policies and New Policy with its permission matrix.
+
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use warden_model::{ProjectId, Scope};
+use warden_store::Page;
+
+use super::session::Session;
+use super::{error_page, render, see_other, url_component, Chrome};
+use crate::auth::Named;
+use crate::error::ApiError;
+use crate::routes::policies::PolicyCreate;
+use crate::routes::roles::RoleCreate;
+use crate::state::AppState;
+
+/// A form as the user filled it in, with the errors the rules gave, by field (`""` for
+/// what belongs to no field).
+#[derive(Default)]
+pub struct FormState {
+    pub name: String,
+    pub description: String,
+    /// The boxes ticked (policy ids, or permission keys).
+    pub chosen: Vec<String>,
+    pub errors: Vec<(&'static str, String)>,
+}
+
+impl FormState {
+    /// The error of `field`, if any.
+    pub fn error(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, e)| e.as_str())
+    }
+
+    /// Whether the box `value` was ticked.
+    pub fn has(&self, value: &str) -> bool {
+        self.chosen.iter().any(|c| c == value)
+    }
+
+    /// The form, with `e` placed beside the field it names (`fields` lists the form's own).
+    fn refused(mut self, e: ApiError, fields: &[&'static str]) -> Self {
+        let named = e
+            .details
+            .get("field")
+            .and_then(|f| f.as_str())
+            .unwrap_or("");
+        let field = fields.iter().copied().find(|f| *f == named).unwrap_or("");
+        self.errors.push((field, e.message));
+        self
+    }
+}
+
+/// A role as the page lists it.
+pub struct RoleRow {
+    pub name: String,
+    pub description: String,
+    pub policies: String,
+    pub permission_count: usize,
+}
+
+/// A policy as the page lists it.
+pub struct PolicyRow {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub permissions: String,
+}
+
+/// One resource of the matrix: a cell per action, holding the permission key when the
+/// resource has that action.
+pub struct MatrixRow {
+    pub resource: String,
+    pub cells: Vec<Option<String>>,
+}
+
+#[derive(Template)]
+#[template(path = "console/project_roles.html")]
+struct RolesPage {
+    chrome: Chrome,
+    org_name: String,
+    project_id: String,
+    project_name: String,
+    notice: Option<String>,
+    default_roles: Vec<RoleRow>,
+    custom_roles: Vec<RoleRow>,
+    policies: Vec<PolicyRow>,
+    can_create_role: bool,
+    can_create_policy: bool,
+    actions: Vec<String>,
+    matrix: Vec<MatrixRow>,
+    csrf: String,
+    role_form: FormState,
+    policy_form: FormState,
+}
+
+/// The permission matrix of project scope: resources as rows, every action as a column.
+fn matrix(state: &AppState) -> (Vec<String>, Vec<MatrixRow>) {
+    let cat = state.catalogue().scope(warden_model::ScopeKind::Project);
+    let mut actions: Vec<String> = Vec::new();
+    for (_, acts) in &cat.resources {
+        for a in acts {
+            if !actions.contains(a) {
+                actions.push(a.clone());
+            }
+        }
+    }
+    let rows = cat
+        .resources
+        .iter()
+        .map(|(resource, acts)| MatrixRow {
+            resource: resource.clone(),
+            cells: actions
+                .iter()
+                .map(|a| acts.contains(a).then(|| format!("{resource}:{a}")))
+                .collect(),
+        })
+        .collect();
+    (actions, rows)
+}
+
+/// The session and the project of the path, resolved inside the session's org.
+async fn project_scope(
+    state: &AppState,
+    headers: &HeaderMap,
+    project: &str,
+) -> Result<(Session, Scope), Response> {
+    let s = Session::required(state, headers).await?;
+    let scope = match ProjectId::parse(project) {
+        Ok(p) => s.caller.resolve_fresh(state, Named::Project(p)).await,
+        Err(e) => Err(e.into()),
+    };
+    match scope {
+        Ok(scope) => Ok((s, scope)),
+        Err(e) => Err(error_page(e)),
+    }
+}
+
+async fn roles_view(
+    state: &AppState,
+    s: &Session,
+    scope: Scope,
+    notice: Option<String>,
+    role_form: FormState,
+    policy_form: FormState,
+) -> Result<RolesPage, ApiError> {
+    s.caller.authorize_in(state, scope, "role:read").await?;
+    let store = state.store();
+    let org = store.get_org(scope.org_id).await?;
+    let project_id = scope
+        .project_id
+        .ok_or_else(|| ApiError::not_found("project", "?"))?;
+    let project = store.get_project(project_id).await?;
+    let roles = store.list_roles(scope, None, Page::default()).await?.items;
+    let (mut default_roles, mut custom_roles) = (Vec::new(), Vec::new());
+    for r in roles {
+        let row = RoleRow {
+            policies: r
+                .policies
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            permission_count: r.effective_permissions.len(),
+            name: r.name,
+            description: r.description,
+        };
+        if r.predefined_key.is_some() {
+            default_roles.push(row);
+        } else {
+            custom_roles.push(row);
+        }
+    }
+    let policies = if s.caller.can(state, scope, "policy:read") {
+        store
+            .list_policies(scope, None, Page::default())
+            .await?
+            .items
+            .into_iter()
+            .map(|p| PolicyRow {
+                id: p.id.to_string(),
+                name: p.name,
+                description: p.description,
+                permissions: p.permissions.join(", "),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let (actions, matrix) = matrix(state);
+    Ok(RolesPage {
+        chrome: s.chrome(org.name.clone(), "project"),
+        org_name: org.name,
+        project_id: project_id.to_string(),
+        project_name: project.name,
+        notice,
+        default_roles,
+        custom_roles,
+        policies,
+        can_create_role: s.caller.can(state, scope, "role:create"),
+        can_create_policy: s.caller.can(state, scope, "policy:create"),
+        actions,
+        matrix,
+        csrf: s.csrf.clone(),
+        role_form,
+        policy_form,
+    })
+}
+
+#[derive(Deserialize, Default)]
+pub struct NoticeQuery {
+    role: Option<String>,
+    policy: Option<String>,
+}
+
+pub async fn roles_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let (s, scope) = match project_scope(&state, &headers, &project).await {
+        Ok(found) => found,
+        Err(resp) => return resp,
+    };
+    let notice = match (q.role, q.policy) {
+        (Some(r), _) => Some(format!("Role “{r}” created.")),
+        (None, Some(p)) => Some(format!("Policy “{p}” created.")),
+        (None, None) => None,
+    };
+    let page = roles_view(
+        &state,
+        &s,
+        scope,
+        notice,
+        FormState::default(),
+        FormState::default(),
+    );
+    match page.await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(e) => error_page(e),
+    }
+}
+
+/// Reads a posted form whose boxes repeat their name (`policy_ids`, `permissions`).
+fn read_form(fields: Vec<(String, String)>, boxes: &str) -> (String, FormState) {
+    let mut csrf = String::new();
+    let mut form = FormState::default();
+    for (k, v) in fields {
+        match k.as_str() {
+            "csrf" => csrf = v,
+            "name" => form.name = v,
+            "description" => form.description = v,
+            k if k == boxes => form.chosen.push(v),
+            _ => {}
+        }
+    }
+    (csrf, form)
+}
+
+/// The page again with a refused form (422, or the refusal's own status).
+async fn refused(
+    state: &AppState,
+    s: &Session,
+    scope: Scope,
+    status: StatusCode,
+    role_form: FormState,
+    policy_form: FormState,
+) -> Response {
+    match roles_view(state, s, scope, None, role_form, policy_form).await {
+        Ok(page) => render(status, &page),
+        Err(e) => error_page(e),
+    }
+}
+
+pub async fn create_role(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let (s, scope) = match project_scope(&state, &headers, &project).await {
+        Ok(found) => found,
+        Err(resp) => return resp,
+    };
+    let (csrf, form) = read_form(fields, "policy_ids");
+    if let Err(e) = s.check_csrf(&csrf) {
+        return error_page(e);
+    }
+    let body = RoleCreate {
+        name: form.name.clone(),
+        description: Some(form.description.clone()),
+        policy_ids: Some(form.chosen.clone()),
+        permissions: None,
+    };
+    match crate::routes::roles::create_role(&state, &s.caller, scope, &body).await {
+        Ok(w) => see_other(&format!(
+            "/console/projects/{project}/roles?role={}#custom-roles",
+            url_component(&w.value.name)
+        )),
+        Err(e) if e.status == StatusCode::FORBIDDEN && e.code == "forbidden" => error_page(e),
+        Err(e) if e.status.is_client_error() => {
+            let status = refusal_status(&e);
+            let form = form.refused(e, &["name", "policy_ids"]);
+            refused(&state, &s, scope, status, form, FormState::default()).await
+        }
+        Err(e) => error_page(e),
+    }
+}
+
+pub async fn create_policy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let (s, scope) = match project_scope(&state, &headers, &project).await {
+        Ok(found) => found,
+        Err(resp) => return resp,
+    };
+    let (csrf, form) = read_form(fields, "permissions");
+    if let Err(e) = s.check_csrf(&csrf) {
+        return error_page(e);
+    }
+    let body = PolicyCreate {
+        name: form.name.clone(),
+        description: Some(form.description.clone()),
+        permission_ids: form.chosen.clone(),
+    };
+    match crate::routes::policies::create_policy(&state, &s.caller, scope, &body).await {
+        Ok(w) => see_other(&format!(
+            "/console/projects/{project}/roles?policy={}#custom-policies",
+            url_component(&w.value.name)
+        )),
+        Err(e) if e.status == StatusCode::FORBIDDEN && e.code == "forbidden" => error_page(e),
+        Err(e) if e.status.is_client_error() => {
+            let status = refusal_status(&e);
+            let form = form.refused(e, &["name", "permission_ids"]);
+            refused(&state, &s, scope, status, FormState::default(), form).await
+        }
+        Err(e) => error_page(e),
+    }
+}
+
+/// The status a refused form is shown with: the rule's own (409 for a duplicate, 403 for an
+/// escalation), 422 for what the API calls a bad request.
+fn refusal_status(e: &ApiError) -> StatusCode {
+    if e.status == StatusCode::BAD_REQUEST {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        e.status
+    }
+}
