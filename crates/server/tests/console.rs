@@ -176,6 +176,8 @@ async fn the_owner_signs_in_creates_a_project_and_signs_out() {
     let mut b = Browser::new(&app);
 
     // Not signed in: every page leads to the sign-in form.
+    let r = b.get("/").await;
+    assert_eq!(r.location.as_deref(), Some("/console"));
     let r = b.get("/console").await;
     assert_eq!(r.status, 303);
     assert_eq!(r.location.as_deref(), Some("/console/sign-in"));
@@ -534,6 +536,7 @@ async fn seed_003_new_policy_and_new_role_in_project_settings() {
     let r = b.post(&path, &[("csrf", &csrf), ("name", "Empty")]).await;
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains(r#"id="role-policies-error""#), "{}", r.body);
+    assert!(r.body.contains("Choose at least one policy for the role."));
     // Without the CSRF token: 403, nothing written.
     let r = b
         .post(

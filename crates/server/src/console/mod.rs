@@ -33,6 +33,8 @@ const SESSION_HOURS: i64 = 12;
 /// The console's routes, under `/console`.
 pub fn router() -> Router<AppState> {
     Router::new()
+        // A browser opening the server's address lands in the console.
+        .route("/", get(|| async { see_other("/console") }))
         .route("/console", get(home))
         .route("/console/sign-in", get(sign_in_page).post(sign_in))
         .route("/console/sign-out", post(sign_out))

@@ -303,7 +303,11 @@ pub async fn create_role(
             url_component(&w.value.name)
         )),
         Err(e) if e.status == StatusCode::FORBIDDEN && e.code == "forbidden" => error_page(e),
-        Err(e) if e.status.is_client_error() => {
+        Err(mut e) if e.status.is_client_error() => {
+            if e.code == "empty_role" {
+                // The API names its fields; the form has boxes.
+                e.message = "Choose at least one policy for the role.".into();
+            }
             let status = refusal_status(&e);
             let form = form.refused(e, &["name", "policy_ids"]);
             refused(&state, &s, scope, status, form, FormState::default()).await
