@@ -125,13 +125,18 @@ fn hidden(html: &str, name: &str) -> String {
 
 /// An org whose Owner has a password, as `warden bootstrap` makes it.
 async fn org_with_owner(app: &TestApp, org: &str, email: &str) -> String {
+    org_and_key(app, org, email).await.0
+}
+
+/// [`org_with_owner`], with the Owner API key `bootstrap` prints.
+async fn org_and_key(app: &TestApp, org: &str, email: &str) -> (String, String) {
     let boot = app
         .store
         .bootstrap_with_password(&Name::parse("org", org).unwrap(), email, Some(PASSWORD))
         .await
         .unwrap();
     app.synced().await;
-    boot.org_id.to_string()
+    (boot.org_id.to_string(), boot.secret)
 }
 
 /// Invites `email` to Acme with `role` and accepts with [`PASSWORD`].
@@ -590,4 +595,176 @@ async fn project_settings_of_another_org_are_not_found_and_members_get_no_forms(
         )
         .await;
     assert_eq!(r.status, 403, "{}", r.body);
+}
+
+#[tokio::test]
+async fn seed_003_assign_the_role_to_a_member_and_see_its_access() {
+    let app = spawn_app().await;
+    let (org, key) = org_and_key(&app, "Globex", "boss@globex.test").await;
+    // A second person in Globex, arrived through an invitation.
+    let api = app.owner.with_key(&key);
+    let r = api
+        .post(
+            &format!("/v1/orgs/{org}/invitations"),
+            &json!({"emails": ["ann@globex.test"], "role_id": "Member"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let token = r.body["invitations"][0]["token"].as_str().unwrap();
+    let r = app
+        .anonymous()
+        .post(
+            "/v1/invitations/accept",
+            &json!({"token": token, "name": "Ann", "password": PASSWORD}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let ann = r.body["user"]["id"].as_str().unwrap().to_owned();
+
+    let mut b = Browser::new(&app);
+    assert_eq!(b.sign_in("boss@globex.test", PASSWORD).await.status, 303);
+    let csrf = hidden(&b.get("/console/org").await.body, "csrf");
+    b.post(
+        "/console/org/projects",
+        &[("name", "Chatbot"), ("csrf", &csrf)],
+    )
+    .await;
+    let project = project_id(&app, &org).await;
+    let roles = format!("/console/projects/{project}/roles");
+    b.post(
+        &roles.replace("/roles", "/policies"),
+        &[
+            ("csrf", &csrf),
+            ("name", "Annotator"),
+            ("permissions", "dataset:read"),
+            ("permissions", "dataset:update"),
+        ],
+    )
+    .await;
+    let page = b.get(&roles).await;
+    let policy = {
+        let marker = r#"name="policy_ids" value=""#;
+        let at = page.body.find(marker).unwrap() + marker.len();
+        page.body[at..at + 36].to_owned()
+    };
+    let r = b
+        .post(
+            &roles,
+            &[
+                ("csrf", &csrf),
+                ("name", "Annotator"),
+                ("policy_ids", &policy),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+
+    // Members: Ann is offered; give her the Annotator role.
+    let members = format!("/console/projects/{project}/members");
+    let page = b.get(&members).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(&format!(
+            r#"<option value="user:{ann}">ann@globex.test</option>"#
+        )),
+        "{}",
+        page.body
+    );
+    let role_id = {
+        let at = page.body.find(">Annotator</option>").unwrap();
+        let start = page.body[..at].rfind("value=\"").unwrap() + 7;
+        page.body[start..start + 36].to_owned()
+    };
+    let principal = format!("user:{ann}");
+    let r = b
+        .post(
+            &members,
+            &[
+                ("csrf", &csrf),
+                ("principal", &principal),
+                ("role_id", &role_id),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = b.get(r.location.as_deref().unwrap()).await;
+    assert!(page.body.contains("Role set to Annotator."));
+    assert!(page.body.contains("Ann (ann@globex.test)"));
+    assert!(page.body.contains(&format!(
+        r#"<option value="{role_id}" selected>Annotator</option>"#
+    )));
+    // The API agrees.
+    let r = api
+        .post(
+            "/v1/check",
+            &json!({"principal": principal, "permission": "dataset:update", "project_id": project}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.body["allowed"], true, "{:?}", r.body);
+
+    // Her access page: each permission with where it comes from.
+    let access = format!("/console/projects/{project}/access/{principal}");
+    assert!(page.body.contains(&format!(r#"href="{access}""#)));
+    let page = b.get(&access).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Access of ann@globex.test"));
+    assert!(
+        page.body.contains(
+            "<code>dataset:update</code></td><td>role Member (organization)<br>role Annotator (project), policy Annotator</td>"
+        ),
+        "{}",
+        page.body
+    );
+
+    // Removing her: gone from the list, the API agrees.
+    let r = b
+        .post(
+            &format!("{members}/remove"),
+            &[("csrf", &csrf), ("principal", &principal)],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = b.get(r.location.as_deref().unwrap()).await;
+    assert!(page.body.contains("Member removed."));
+    assert!(!page.body.contains("Ann (ann@globex.test)"));
+    // Without the CSRF token nothing changes.
+    let r = b
+        .post(
+            &members,
+            &[
+                ("csrf", "x"),
+                ("principal", &principal),
+                ("role_id", &role_id),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = api
+        .post(
+            "/v1/check",
+            &json!({"principal": principal, "permission": "dataset:update", "project_id": project}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.body["allowed"], true,
+        "an org Member may still update datasets: {:?}",
+        r.body
+    );
+}
+
+async fn project_id(app: &TestApp, org: &str) -> String {
+    app.store
+        .list_projects(
+            warden_model::OrgId::parse(org).unwrap(),
+            warden_store::Page::default(),
+        )
+        .await
+        .unwrap()
+        .items[0]
+        .id
+        .to_string()
 }

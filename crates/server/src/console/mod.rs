@@ -10,6 +10,7 @@
 //! any session, a random one also set as a cookie); a form without the right token is
 //! refused with 403 and changes nothing.
 
+mod members;
 mod project;
 mod session;
 
@@ -47,6 +48,18 @@ pub fn router() -> Router<AppState> {
         .route(
             "/console/projects/{project}/policies",
             post(project::create_policy),
+        )
+        .route(
+            "/console/projects/{project}/members",
+            get(members::members_page).post(members::set_member),
+        )
+        .route(
+            "/console/projects/{project}/members/remove",
+            post(members::remove_member),
+        )
+        .route(
+            "/console/projects/{project}/access/{principal}",
+            get(members::access_page),
         )
 }
 

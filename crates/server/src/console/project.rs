@@ -124,7 +124,7 @@ fn matrix(state: &AppState) -> (Vec<String>, Vec<MatrixRow>) {
 }
 
 /// The session and the project of the path, resolved inside the session's org.
-async fn project_scope(
+pub(super) async fn project_scope(
     state: &AppState,
     headers: &HeaderMap,
     project: &str,

@@ -247,17 +247,37 @@ async fn put(
     Json(body): Json<MemberUpdate>,
 ) -> Result<Response, ApiError> {
     let principal = principal_param(&params)?;
+    let scope = caller.resolve(&state, param)?;
+    let w = set_member(&state, &caller, scope, principal, &body.role_id).await?;
+    Ok(respond::json(
+        StatusCode::OK,
+        &MemberView::from(w.value),
+        Some(w.revision),
+        None,
+    ))
+}
+
+/// Gives `principal` the role `role_ref` (id or name) in `scope` as `caller`, with every
+/// rule the API applies (permission, no escalation, ownership); the API and the console
+/// both call it.
+pub async fn set_member(
+    state: &AppState,
+    caller: &Caller,
+    scope: warden_model::Scope,
+    principal: Principal,
+    role_ref: &str,
+) -> Result<warden_store::Written<warden_store::MemberRecord>, ApiError> {
     let auth = caller
-        .authorize(&state, param, param_perm(param, "update"))
+        .authorize_in(state, scope, perm(scope, "update"))
         .await?;
     let scope = auth.scope();
     let role = state
         .store()
-        .resolve_role(scope, &body.role_id)
+        .resolve_role(scope, role_ref)
         .await
         .map_err(role_not_found_is_unprocessable)?;
     caller.require_all(
-        &state,
+        state,
         scope,
         &role.effective_permissions,
         &format!("giving the role `{}`", role.name),
@@ -269,16 +289,11 @@ async fn put(
             scope,
             principal,
             &role,
-            caller.is_owner(&state, scope),
+            caller.is_owner(state, scope),
         )
         .await?;
     state.reach(w.revision).await;
-    Ok(respond::json(
-        StatusCode::OK,
-        &MemberView::from(w.value),
-        Some(w.revision),
-        None,
-    ))
+    Ok(w)
 }
 
 /// A role id that names no role of the scope is a bad reference in the body (422), not a
@@ -301,8 +316,26 @@ async fn remove(
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let principal = principal_param(&params)?;
+    let scope = caller.resolve(&state, param)?;
+    let w = remove_member(&state, &caller, scope, principal).await?;
+    Ok(respond::json(
+        StatusCode::OK,
+        &MemberView::from(w.value),
+        Some(w.revision),
+        None,
+    ))
+}
+
+/// Removes `principal`'s role in `scope` as `caller` (the ownership rules apply); the API
+/// and the console both call it.
+pub async fn remove_member(
+    state: &AppState,
+    caller: &Caller,
+    scope: warden_model::Scope,
+    principal: Principal,
+) -> Result<warden_store::Written<warden_store::MemberRecord>, ApiError> {
     let auth = caller
-        .authorize(&state, param, param_perm(param, "delete"))
+        .authorize_in(state, scope, perm(scope, "delete"))
         .await?;
     let scope = auth.scope();
     let w = state
@@ -311,16 +344,11 @@ async fn remove(
             &caller.actor(),
             scope,
             principal,
-            caller.is_owner(&state, scope),
+            caller.is_owner(state, scope),
         )
         .await?;
     state.reach(w.revision).await;
-    Ok(respond::json(
-        StatusCode::OK,
-        &MemberView::from(w.value),
-        Some(w.revision),
-        None,
-    ))
+    Ok(w)
 }
 
 async fn transfer_ownership(
