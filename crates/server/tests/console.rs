@@ -754,6 +754,24 @@ async fn seed_003_assign_the_role_to_a_member_and_see_its_access() {
         "an org Member may still update datasets: {:?}",
         r.body
     );
+
+    // The project's audit log: every step, by whom, newest first.
+    let page = b.get(&format!("/console/projects/{project}/audit")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let body = &page.body;
+    for needle in [
+        "<code>policy.create</code> policy “Annotator”",
+        "<code>role.create</code> role “Annotator”",
+        "<code>member.set</code>",
+        "boss@globex.test",
+    ] {
+        assert!(body.contains(needle), "{needle} in {body}");
+    }
+    let newest = body.find("<code>member.set</code>").unwrap();
+    assert!(
+        newest < body.find("<code>role.create</code>").unwrap(),
+        "newest first"
+    );
 }
 
 async fn project_id(app: &TestApp, org: &str) -> String {

@@ -362,3 +362,126 @@ async fn access_view(
         rows,
     })
 }
+
+/// One change of the audit page.
+pub struct AuditRow {
+    pub revision: u64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/project_audit.html")]
+struct AuditPage {
+    chrome: Chrome,
+    org_name: String,
+    project_id: String,
+    project_name: String,
+    events: Vec<AuditRow>,
+    /// The revision to read older changes before, when there are more.
+    older: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct AuditQuery {
+    before: Option<u64>,
+}
+
+/// Changes shown per page.
+const AUDIT_PAGE: u32 = 50;
+
+pub async fn audit_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Query(q): Query<AuditQuery>,
+) -> Response {
+    let (s, scope) = match project_scope(&state, &headers, &project).await {
+        Ok(found) => found,
+        Err(resp) => return resp,
+    };
+    match audit_view(&state, &s, scope, q.before).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(e) => error_page(e),
+    }
+}
+
+async fn audit_view(
+    state: &AppState,
+    s: &Session,
+    scope: Scope,
+    before: Option<u64>,
+) -> Result<AuditPage, ApiError> {
+    s.caller
+        .authorize_in(state, scope, "audit_log:read")
+        .await?;
+    let store = state.store();
+    let org = store.get_org(scope.org_id).await?;
+    let project_id = scope
+        .project_id
+        .ok_or_else(|| ApiError::not_found("project", "?"))?;
+    let project = store.get_project(project_id).await?;
+    let mut events = store
+        .list_audit(
+            scope.org_id,
+            Some(project_id),
+            &warden_store::AuditFilter::default(),
+            before,
+            AUDIT_PAGE + 1,
+        )
+        .await?;
+    let older = if events.len() > AUDIT_PAGE as usize {
+        events.truncate(AUDIT_PAGE as usize);
+        events.last().map(|e| e.revision)
+    } else {
+        None
+    };
+    // Actors are principals; show people by their email where the org knows them.
+    let mut people: HashMap<String, String> = HashMap::new();
+    let mut rows = Vec::with_capacity(events.len());
+    for e in events {
+        let actor = match people.get(&e.actor) {
+            Some(a) => a.clone(),
+            None => {
+                let shown = match e.actor.parse::<Principal>() {
+                    Ok(Principal::User(u)) => store
+                        .get_org_user(scope.org_id, u)
+                        .await
+                        .map(|u| u.email)
+                        .unwrap_or_else(|_| e.actor.clone()),
+                    _ => e.actor.clone(),
+                };
+                people.insert(e.actor.clone(), shown.clone());
+                shown
+            }
+        };
+        // The target by its name where the entry's document has one (`role “Annotator”`).
+        let name = e
+            .after
+            .as_ref()
+            .or(e.before.as_ref())
+            .and_then(|d| d.get("name"))
+            .and_then(|v| v.as_str());
+        let target = match (name, e.target.split_once(':')) {
+            (Some(n), Some((kind, _))) => format!("{} “{n}”", kind.replace('_', " ")),
+            _ => e.target.clone(),
+        };
+        rows.push(AuditRow {
+            revision: e.revision,
+            at: e.at.get(..19).unwrap_or(&e.at).replace('T', " "),
+            actor,
+            action: e.action,
+            target,
+        });
+    }
+    Ok(AuditPage {
+        chrome: s.chrome(org.name.clone(), "project"),
+        org_name: org.name,
+        project_id: project_id.to_string(),
+        project_name: project.name,
+        events: rows,
+        older,
+    })
+}

@@ -61,6 +61,10 @@ pub fn router() -> Router<AppState> {
             "/console/projects/{project}/access/{principal}",
             get(members::access_page),
         )
+        .route(
+            "/console/projects/{project}/audit",
+            get(members::audit_page),
+        )
 }
 
 /// What the layout shows around every page.
