@@ -672,6 +672,10 @@ async fn seed_003_assign_the_role_to_a_member_and_see_its_access() {
         "{}",
         page.body
     );
+    assert!(
+        page.body.contains(r#"selected>Member</option>"#),
+        "the add form proposes Member, not Owner"
+    );
     let role_id = {
         let at = page.body.find(">Annotator</option>").unwrap();
         let start = page.body[..at].rfind("value=\"").unwrap() + 7;

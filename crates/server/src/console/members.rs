@@ -38,6 +38,8 @@ struct MembersPage {
     members: Vec<MemberRow>,
     /// `(id, name)` of the project's roles.
     roles: Vec<(String, String)>,
+    /// The role the add form proposes: the least of the predefined ones (`member`).
+    default_role: String,
     /// `(principal, label)` of the org's users and teams that hold no role here yet.
     candidates: Vec<(String, String)>,
     can_update: bool,
@@ -88,10 +90,13 @@ async fn members_view(
             role_name: m.role_name,
         })
         .collect();
-    let roles = store
-        .list_roles(scope, None, Page::default())
-        .await?
-        .items
+    let all_roles = store.list_roles(scope, None, Page::default()).await?.items;
+    let default_role = all_roles
+        .iter()
+        .find(|r| r.predefined_key.as_deref() == Some("member"))
+        .map(|r| r.id.to_string())
+        .unwrap_or_default();
+    let roles = all_roles
         .into_iter()
         .map(|r| (r.id.to_string(), r.name))
         .collect();
@@ -127,6 +132,7 @@ async fn members_view(
         error,
         members,
         roles,
+        default_role,
         candidates,
         can_update: s.caller.can(state, scope, "project_member:update"),
         can_remove: s.caller.can(state, scope, "project_member:delete"),
