@@ -129,10 +129,22 @@ impl AppState {
     /// Catches up with the change log before a refusal is given, so that the refusal agrees
     /// with the database. Returns whether anything new was applied; an unreachable database
     /// is not an error here (the refusal stands, on what this instance knows).
+    ///
+    /// While the follower knows the database to be unreachable, it does not try: refusals
+    /// are then answered at once, not after a connection attempt each.
     pub async fn caught_up_now(&self) -> bool {
-        let before = self.engine().revision();
+        if !self
+            .0
+            .engine
+            .database_up
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return false;
+        }
         match self.catch_up().await {
-            Ok(revision) => revision > before,
+            // Whether or not this call applied anything, the engine now holds every commit
+            // made before it: deciding again is what the caller needs.
+            Ok(_) => true,
             Err(e) => {
                 tracing::debug!(error = %e, "could not catch up before refusing");
                 false
@@ -164,6 +176,16 @@ impl AppState {
                 error = %e,
                 "a committed write could not be applied yet"
             ),
+        }
+    }
+
+    /// [`AppState::reach`] for a write that revoked, deleted or changed API keys: should
+    /// this instance not apply it in time, no key is trusted from memory any more, so that
+    /// the acknowledged revocation holds here too until the write is applied.
+    pub async fn reach_changing_keys(&self, revision: u64) {
+        self.reach(revision).await;
+        if self.engine().revision() < revision {
+            self.keys().clear();
         }
     }
 
@@ -252,6 +274,8 @@ pub(crate) struct Follower {
     /// Emptied with every entry applied that may change a key, before the snapshot that
     /// holds it is published.
     pub keys: KeyCache,
+    /// Whether the last attempt to read the change log reached the database.
+    pub database_up: std::sync::atomic::AtomicBool,
     lock: Mutex<()>,
 }
 
@@ -264,11 +288,20 @@ impl Follower {
         Ok(Follower {
             current: ArcSwap::from_pointee(index),
             keys: KeyCache::default(),
+            database_up: std::sync::atomic::AtomicBool::new(true),
             lock: Mutex::new(()),
         })
     }
 
     async fn catch_up(&self, store: &Store) -> Result<u64, StoreError> {
+        let result = self.catch_up_locked(store).await;
+        let up = !matches!(&result, Err(e) if e.is_unavailable());
+        self.database_up
+            .store(up, std::sync::atomic::Ordering::Relaxed);
+        result
+    }
+
+    async fn catch_up_locked(&self, store: &Store) -> Result<u64, StoreError> {
         let _only_one = self.lock.lock().await;
         loop {
             let base = self.current.load_full();

@@ -1,8 +1,10 @@
 //! Throttling of failed sign-ins, per account (the email, case-insensitively), in this
 //! instance's memory: after [`MAX_FAILURES`] wrong passwords within [`WINDOW`], sign-ins to
 //! that account are refused (429, with the wait) until the window since the first of them
-//! has passed. A successful sign-in clears the account's count. Unknown emails are counted
-//! like known ones, so that the answer tells nothing about which emails exist.
+//! has passed. Each attempt is counted when it starts, before the (slow) password check, so
+//! that concurrent attempts cannot outrun the count; a successful sign-in clears it. Unknown
+//! emails are counted like known ones, so that the answer tells nothing about which emails
+//! exist. Each instance counts on its own: N instances allow N times the attempts.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -37,36 +39,43 @@ impl SignInThrottle {
         self.failures.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// `Err(seconds to wait)` while the account is locked out.
-    pub fn check(&self, email: &str, now: Instant) -> Result<(), u64> {
-        match self.map().get(&account(email)) {
-            Some(f) if f.count >= MAX_FAILURES && now < f.first + WINDOW => {
-                Err((f.first + WINDOW - now).as_secs().max(1))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Records a wrong password (or an unknown email).
-    pub fn failed(&self, email: &str, now: Instant) {
+    /// Counts a sign-in attempt on the account before its password is checked, so that
+    /// attempts sent at once are all counted; `Err(seconds to wait)` while the account is
+    /// locked out (the attempt is then not counted). A success clears the count
+    /// ([`SignInThrottle::succeeded`]), so only wrong passwords accumulate.
+    pub fn attempt(&self, email: &str, now: Instant) -> Result<(), u64> {
         let mut map = self.map();
+        let key = account(email);
+        if let Some(f) = map.get_mut(&key) {
+            if now >= f.first + WINDOW {
+                *f = Failures {
+                    count: 0,
+                    first: now,
+                };
+            }
+            if f.count >= MAX_FAILURES {
+                return Err((f.first + WINDOW - now).as_secs().max(1));
+            }
+            f.count += 1;
+            return Ok(());
+        }
         if map.len() >= MAX_ACCOUNTS {
+            // Expired entries go; live ones stay (so that flooding the table with other
+            // emails cannot lift an account's lockout).
             map.retain(|_, f| now < f.first + WINDOW);
             if map.len() >= MAX_ACCOUNTS {
-                map.clear();
+                tracing::warn!("the sign-in throttle is full; this attempt is not counted");
+                return Ok(());
             }
         }
-        let f = map.entry(account(email)).or_insert(Failures {
-            count: 0,
-            first: now,
-        });
-        if now >= f.first + WINDOW {
-            *f = Failures {
-                count: 0,
+        map.insert(
+            key,
+            Failures {
+                count: 1,
                 first: now,
-            };
-        }
-        f.count += 1;
+            },
+        );
+        Ok(())
     }
 
     /// Records a successful sign-in: the account starts again from zero.
@@ -83,20 +92,18 @@ mod tests {
     fn an_account_is_locked_after_too_many_failures_until_the_window_passes() {
         let t = SignInThrottle::default();
         let start = Instant::now();
+        // Attempts are counted as they start: a burst of them at once is limited too.
         for _ in 0..MAX_FAILURES {
-            assert!(t.check("Ada@Acme.test", start).is_ok());
-            t.failed("ada@acme.test ", start);
+            assert!(t.attempt("Ada@Acme.test", start).is_ok());
         }
-        let wait = t.check("ADA@acme.test", start).unwrap_err();
+        let wait = t.attempt("ADA@acme.test ", start).unwrap_err();
         assert_eq!(wait, WINDOW.as_secs());
         assert!(
-            t.check("bob@acme.test", start).is_ok(),
+            t.attempt("bob@acme.test", start).is_ok(),
             "other accounts are not locked"
         );
-        assert!(t.check("ada@acme.test", start + WINDOW).is_ok());
         // After the window, counting starts again.
-        t.failed("ada@acme.test", start + WINDOW);
-        assert!(t.check("ada@acme.test", start + WINDOW).is_ok());
+        assert!(t.attempt("ada@acme.test", start + WINDOW).is_ok());
     }
 
     #[test]
@@ -104,10 +111,11 @@ mod tests {
         let t = SignInThrottle::default();
         let now = Instant::now();
         for _ in 0..MAX_FAILURES - 1 {
-            t.failed("ada@acme.test", now);
+            t.attempt("ada@acme.test", now).unwrap();
         }
         t.succeeded("ada@acme.test");
-        t.failed("ada@acme.test", now);
-        assert!(t.check("ada@acme.test", now).is_ok());
+        for _ in 0..MAX_FAILURES {
+            assert!(t.attempt("ada@acme.test", now).is_ok());
+        }
     }
 }

@@ -241,6 +241,23 @@ async fn the_owner_signs_in_creates_a_project_and_signs_out() {
     assert!(!session.contains("Secure"), "plain HTTP: not Secure");
 
     // The overview: the org, the Owner's role, the new-project form.
+    let resp = b
+        .http
+        .get(format!("{}/console/org", b.base))
+        .header(
+            COOKIE,
+            format!("warden_session={}", b.cookie("warden_session").unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let h = resp.headers();
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["cache-control"], "no-store");
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
     let r = b.get("/console/org").await;
     assert_eq!(r.status, 200);
     assert!(r.body.contains("<h1>Globex</h1>"));

@@ -106,21 +106,25 @@ async fn members_view(
         principal_type: Some("user".into()),
         ..MemberFilter::default()
     };
-    for m in store
-        .list_members(org_scope, &users, Page::default())
-        .await?
-        .items
-    {
-        let principal = m.principal.to_string();
-        if !members.iter().any(|x| x.principal == principal) {
-            let label = m.email.unwrap_or_else(|| principal.clone());
-            candidates.push((principal, label));
+    // The org's people and teams are offered only to whom the API would list them.
+    if s.caller.can(state, org_scope, "member:read") {
+        let found = store
+            .list_members(org_scope, &users, Page::default())
+            .await?;
+        for m in found.items {
+            let principal = m.principal.to_string();
+            if !members.iter().any(|x| x.principal == principal) {
+                let label = m.email.unwrap_or_else(|| principal.clone());
+                candidates.push((principal, label));
+            }
         }
     }
-    for t in store.list_teams(scope.org_id, Page::default()).await?.items {
-        let principal = Principal::Team(t.id).to_string();
-        if !members.iter().any(|x| x.principal == principal) {
-            candidates.push((principal, format!("Team {}", t.name)));
+    if s.caller.can(state, org_scope, "team:read") {
+        for t in store.list_teams(scope.org_id, Page::default()).await?.items {
+            let principal = Principal::Team(t.id).to_string();
+            if !members.iter().any(|x| x.principal == principal) {
+                candidates.push((principal, format!("Team {}", t.name)));
+            }
         }
     }
     Ok(MembersPage {
@@ -211,7 +215,8 @@ pub async fn set_member(
         .await
     {
         Ok(w) => see_other(&format!(
-            "/console/projects/{project}/members?changed={}",
+            "/console/projects/{}/members?changed={}",
+            project_of(scope),
             url_component(&w.value.role_name)
         )),
         Err(e) if e.status.is_client_error() => refused(&state, &s, scope, e).await,
@@ -240,10 +245,18 @@ pub async fn remove_member(
         }
     };
     match crate::routes::members::remove_member(&state, &s.caller, scope, principal).await {
-        Ok(_) => see_other(&format!("/console/projects/{project}/members?removed=1")),
+        Ok(_) => see_other(&format!(
+            "/console/projects/{}/members?removed=1",
+            project_of(scope)
+        )),
         Err(e) if e.status.is_client_error() => refused(&state, &s, scope, e).await,
         Err(e) => error_page(e),
     }
+}
+
+/// The project id of a project scope, as paths write it.
+pub(super) fn project_of(scope: Scope) -> String {
+    scope.project_id.map(|p| p.to_string()).unwrap_or_default()
 }
 
 /// One permission of the access page.

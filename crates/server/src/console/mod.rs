@@ -84,7 +84,31 @@ pub struct Nav {
 /// Renders a page, or a plain 500 if a template fails (which a test would have caught).
 fn render(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
+        Ok(html) => {
+            let mut resp = (status, Html(html)).into_response();
+            // Pages carry CSRF tokens and people's emails: not framed, not cached, and
+            // nothing loaded from elsewhere (the styles are inline, there is no script).
+            let h = resp.headers_mut();
+            h.insert(
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                axum::http::HeaderValue::from_static(
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                ),
+            );
+            h.insert(
+                axum::http::header::X_FRAME_OPTIONS,
+                axum::http::HeaderValue::from_static("DENY"),
+            );
+            h.insert(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            h.insert(
+                axum::http::header::REFERRER_POLICY,
+                axum::http::HeaderValue::from_static("same-origin"),
+            );
+            resp
+        }
         Err(e) => {
             tracing::error!(error = %e, "a console template failed to render");
             (
@@ -296,7 +320,7 @@ async fn sign_out(
         .delete_personal_key(user, s.caller.key_id)
         .await
     {
-        Ok(w) => state.reach(w.revision).await,
+        Ok(w) => state.reach_changing_keys(w.revision).await,
         Err(e) => return error_page(e.into()),
     }
     let mut resp = see_other("/console/sign-in");

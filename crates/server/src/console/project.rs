@@ -299,7 +299,8 @@ pub async fn create_role(
     };
     match crate::routes::roles::create_role(&state, &s.caller, scope, &body).await {
         Ok(w) => see_other(&format!(
-            "/console/projects/{project}/roles?role={}#custom-roles",
+            "/console/projects/{}/roles?role={}#custom-roles",
+            super::members::project_of(scope),
             url_component(&w.value.name)
         )),
         Err(e) if e.status == StatusCode::FORBIDDEN && e.code == "forbidden" => error_page(e),
@@ -337,7 +338,8 @@ pub async fn create_policy(
     };
     match crate::routes::policies::create_policy(&state, &s.caller, scope, &body).await {
         Ok(w) => see_other(&format!(
-            "/console/projects/{project}/roles?policy={}#custom-policies",
+            "/console/projects/{}/roles?policy={}#custom-policies",
+            super::members::project_of(scope),
             url_component(&w.value.name)
         )),
         Err(e) if e.status == StatusCode::FORBIDDEN && e.code == "forbidden" => error_page(e),

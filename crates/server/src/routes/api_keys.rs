@@ -318,7 +318,7 @@ async fn update(
         .store()
         .update_api_key(&caller.actor(), auth.scope(), id, patch, version)
         .await?;
-    state.reach(w.revision).await;
+    state.reach_changing_keys(w.revision).await;
     let version = w.value.version;
     Ok(respond::json(
         StatusCode::OK,
@@ -340,7 +340,7 @@ async fn delete(
         .store()
         .delete_api_key(&caller.actor(), auth.scope(), id)
         .await?;
-    state.reach(w.revision).await;
+    state.reach_changing_keys(w.revision).await;
     let body = Deleted {
         id: id.0,
         deleted: true,

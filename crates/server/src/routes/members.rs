@@ -347,7 +347,7 @@ pub async fn remove_member(
             caller.is_owner(state, scope),
         )
         .await?;
-    state.reach(w.revision).await;
+    state.reach_changing_keys(w.revision).await;
     Ok(w)
 }
 

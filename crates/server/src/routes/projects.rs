@@ -213,7 +213,7 @@ async fn delete(
     let auth = caller.authorize(&state, param, "project:delete").await?;
     let id = project_scope_id(auth.scope())?;
     let w = state.store().delete_project(&caller.actor(), id).await?;
-    state.reach(w.revision).await;
+    state.reach_changing_keys(w.revision).await;
     let body = Deleted {
         id: id.0,
         deleted: true,

@@ -93,7 +93,7 @@ pub async fn sign_in(
     org_id: Option<&str>,
 ) -> Result<(UserId, OrgId), ApiError> {
     let now = std::time::Instant::now();
-    if let Err(wait) = state.sign_ins().check(email, now) {
+    if let Err(wait) = state.sign_ins().attempt(email, now) {
         return Err(ApiError::too_many(
             format!(
                 "too many wrong passwords for this account: try again in {} minute(s)",
@@ -104,7 +104,6 @@ pub async fn sign_in(
     }
     let wrong = || ApiError::unauthenticated("the email or the password is wrong");
     let Some((user, orgs)) = state.store().check_password(email, password).await? else {
-        state.sign_ins().failed(email, now);
         return Err(wrong());
     };
     state.sign_ins().succeeded(email);
