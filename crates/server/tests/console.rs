@@ -807,3 +807,81 @@ async fn project_id(app: &TestApp, org: &str) -> String {
         .id
         .to_string()
 }
+
+#[tokio::test]
+async fn project_general_settings_restrict_the_project_with_concurrent_changes_caught() {
+    let app = spawn_app().await;
+    let (mut b, roles, _) = owner_on_roles_page(&app).await;
+    let settings = roles.replace("/roles", "/settings");
+    let page = b.get(&settings).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page
+        .body
+        .contains(r#"<label class="check" for="project-restricted">Restricted</label>"#));
+    assert!(!page
+        .body
+        .contains(r#"name="restricted" value="on" checked"#));
+    let csrf = hidden(&page.body, "csrf");
+    let version = hidden(&page.body, "version");
+
+    // Restrict it.
+    let r = b
+        .post(
+            &settings,
+            &[
+                ("csrf", &csrf),
+                ("version", &version),
+                ("name", "Chatbot"),
+                ("description", "support"),
+                ("restricted", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = b.get(r.location.as_deref().unwrap()).await;
+    assert!(page.body.contains("Settings saved."));
+    assert!(page.body.contains(r#"aria-describedby="restricted-help""#));
+    assert!(
+        page.body.contains("checked aria-describedby"),
+        "{}",
+        page.body
+    );
+    let project = roles.split('/').nth(3).unwrap();
+    let p = app
+        .store
+        .get_project(warden_model::ProjectId::parse(project).unwrap())
+        .await
+        .unwrap();
+    assert!(p.restricted);
+    assert_eq!(p.description, "support");
+
+    // A form opened before that change: refused, saying why, nothing changed.
+    let r = b
+        .post(
+            &settings,
+            &[("csrf", &csrf), ("version", &version), ("name", "Renamed")],
+        )
+        .await;
+    assert_eq!(r.status, 412, "{}", r.body);
+    assert!(r.body.contains("Someone changed this project"));
+    assert!(
+        r.body.contains(r#"value="Renamed""#),
+        "what was typed is kept"
+    );
+    // An empty name: beside the field.
+    let version = hidden(&b.get(&settings).await.body, "version");
+    let r = b
+        .post(
+            &settings,
+            &[("csrf", &csrf), ("version", &version), ("name", " ")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains(r#"id="project-name-error""#));
+    let p = app
+        .store
+        .get_project(warden_model::ProjectId::parse(project).unwrap())
+        .await
+        .unwrap();
+    assert_eq!((p.name.as_str(), p.restricted), ("Chatbot", true));
+}

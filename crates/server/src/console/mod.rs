@@ -65,6 +65,10 @@ pub fn router() -> Router<AppState> {
             "/console/projects/{project}/audit",
             get(members::audit_page),
         )
+        .route(
+            "/console/projects/{project}/settings",
+            get(project::general_page).post(project::save_general),
+        )
 }
 
 /// What the layout shows around every page.

@@ -361,3 +361,189 @@ fn refusal_status(e: &ApiError) -> StatusCode {
         e.status
     }
 }
+
+#[derive(Template)]
+#[template(path = "console/project_general.html")]
+struct GeneralPage {
+    chrome: Chrome,
+    org_name: String,
+    project_id: String,
+    project_name: String,
+    notice: Option<String>,
+    can_update: bool,
+    csrf: String,
+    version: i64,
+    restricted: bool,
+    form: FormState,
+}
+
+async fn general_view(
+    state: &AppState,
+    s: &Session,
+    scope: Scope,
+    notice: Option<String>,
+    refused: Option<(FormState, bool)>,
+) -> Result<GeneralPage, ApiError> {
+    s.caller.authorize_in(state, scope, "project:read").await?;
+    let store = state.store();
+    let org = store.get_org(scope.org_id).await?;
+    let project_id = scope
+        .project_id
+        .ok_or_else(|| ApiError::not_found("project", "?"))?;
+    let project = store.get_project(project_id).await?;
+    let (form, restricted) = refused.unwrap_or_else(|| {
+        (
+            FormState {
+                name: project.name.clone(),
+                description: project.description.clone(),
+                ..FormState::default()
+            },
+            project.restricted,
+        )
+    });
+    Ok(GeneralPage {
+        chrome: s.chrome(org.name.clone(), "project"),
+        org_name: org.name,
+        project_id: project_id.to_string(),
+        project_name: project.name,
+        notice,
+        can_update: s.caller.can(state, scope, "project:update"),
+        csrf: s.csrf.clone(),
+        version: project.version,
+        restricted,
+        form,
+    })
+}
+
+#[derive(Deserialize, Default)]
+pub struct SavedQuery {
+    saved: Option<String>,
+}
+
+pub async fn general_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Query(q): Query<SavedQuery>,
+) -> Response {
+    let (s, scope) = match project_scope(&state, &headers, &project).await {
+        Ok(found) => found,
+        Err(resp) => return resp,
+    };
+    let notice = q.saved.map(|_| "Settings saved.".to_owned());
+    match general_view(&state, &s, scope, notice, None).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct GeneralForm {
+    #[serde(default)]
+    csrf: String,
+    version: Option<i64>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    restricted: Option<String>,
+}
+
+pub async fn save_general(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Form(form): Form<GeneralForm>,
+) -> Response {
+    let (s, scope) = match project_scope(&state, &headers, &project).await {
+        Ok(found) => found,
+        Err(resp) => return resp,
+    };
+    if let Err(e) = s.check_csrf(&form.csrf) {
+        return error_page(e);
+    }
+    if let Err(e) = s.caller.authorize_in(&state, scope, "project:update").await {
+        return error_page(e);
+    }
+    let restricted = form.restricted.is_some();
+    let typed = FormState {
+        name: form.name.clone(),
+        description: form.description.clone(),
+        ..FormState::default()
+    };
+    let patch = match (
+        warden_model::Name::parse("name", &form.name),
+        warden_model::Description::parse(&form.description),
+    ) {
+        (Ok(name), Ok(description)) => warden_store::ProjectPatch {
+            name: Some(name),
+            description: Some(description),
+            restricted: Some(restricted),
+        },
+        (Err(e), _) => {
+            let form = typed.refused(e.into(), &["name"]);
+            return general_refused(
+                &state,
+                &s,
+                scope,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                form,
+                restricted,
+            )
+            .await;
+        }
+        (_, Err(e)) => {
+            let form = typed.refused(e.into(), &["name"]);
+            return general_refused(
+                &state,
+                &s,
+                scope,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                form,
+                restricted,
+            )
+            .await;
+        }
+    };
+    let Some(project_id) = scope.project_id else {
+        return error_page(ApiError::not_found("project", project));
+    };
+    match state
+        .store()
+        .update_project(&s.caller.actor(), project_id, patch, form.version)
+        .await
+    {
+        Ok(w) => {
+            state.reach(w.revision).await;
+            see_other(&format!("/console/projects/{project_id}/settings?saved=1"))
+        }
+        Err(e) => {
+            let e: ApiError = e.into();
+            if !e.status.is_client_error() {
+                return error_page(e);
+            }
+            let status = e.status;
+            let mut e = e;
+            if e.code == "version_mismatch" {
+                e.message = "Someone changed this project since you opened the page: reload it to see their changes, then save again.".into();
+            }
+            let form = typed.refused(e, &["name"]);
+            general_refused(&state, &s, scope, status, form, restricted).await
+        }
+    }
+}
+
+/// The settings page again with a refused form, as the user filled it in.
+async fn general_refused(
+    state: &AppState,
+    s: &Session,
+    scope: Scope,
+    status: StatusCode,
+    form: FormState,
+    restricted: bool,
+) -> Response {
+    match general_view(state, s, scope, None, Some((form, restricted))).await {
+        Ok(page) => render(status, &page),
+        Err(e) => error_page(e),
+    }
+}
