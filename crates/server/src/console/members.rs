@@ -11,7 +11,7 @@ use serde::Deserialize;
 use warden_model::{Principal, Scope};
 use warden_store::{MemberFilter, Page};
 
-use super::project::project_scope;
+use super::project::{project_head, project_scope};
 use super::session::Session;
 use super::{error_page, render, see_other, url_component, Chrome};
 use crate::error::ApiError;
@@ -67,11 +67,7 @@ async fn members_view(
         .authorize_in(state, scope, "project_member:read")
         .await?;
     let store = state.store();
-    let org = store.get_org(scope.org_id).await?;
-    let project_id = scope
-        .project_id
-        .ok_or_else(|| ApiError::not_found("project", "?"))?;
-    let project = store.get_project(project_id).await?;
+    let (org, project_id, project) = project_head(state, scope).await?;
     let members: Vec<MemberRow> = store
         .list_members(scope, &MemberFilter::default(), Page::default())
         .await?
@@ -307,11 +303,7 @@ async fn access_view(
         .parse()
         .map_err(|e| ApiError::bad_request("invalid_principal", format!("{e}")))?;
     let store = state.store();
-    let org = store.get_org(scope.org_id).await?;
-    let project_id = scope
-        .project_id
-        .ok_or_else(|| ApiError::not_found("project", "?"))?;
-    let project = store.get_project(project_id).await?;
+    let (org, project_id, project) = project_head(state, scope).await?;
     let who = match store.get_member(scope, principal).await {
         Ok(m) => m.email.or(m.name).unwrap_or_else(|| principal.to_string()),
         Err(_) => principal.to_string(),
@@ -437,11 +429,7 @@ async fn audit_view(
         .authorize_in(state, scope, "audit_log:read")
         .await?;
     let store = state.store();
-    let org = store.get_org(scope.org_id).await?;
-    let project_id = scope
-        .project_id
-        .ok_or_else(|| ApiError::not_found("project", "?"))?;
-    let project = store.get_project(project_id).await?;
+    let (org, project_id, project) = project_head(state, scope).await?;
     let mut events = store
         .list_audit(
             scope.org_id,

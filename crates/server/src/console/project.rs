@@ -123,6 +123,26 @@ fn matrix(state: &AppState) -> (Vec<String>, Vec<MatrixRow>) {
     (actions, rows)
 }
 
+/// What every project page shows at its top: the org and the project of `scope`.
+pub(super) async fn project_head(
+    state: &AppState,
+    scope: Scope,
+) -> Result<
+    (
+        warden_store::OrgRecord,
+        ProjectId,
+        warden_store::ProjectRecord,
+    ),
+    ApiError,
+> {
+    let org = state.store().get_org(scope.org_id).await?;
+    let project_id = scope
+        .project_id
+        .ok_or_else(|| ApiError::not_found("project", "?"))?;
+    let project = state.store().get_project(project_id).await?;
+    Ok((org, project_id, project))
+}
+
 /// The session and the project of the path, resolved inside the session's org.
 pub(super) async fn project_scope(
     state: &AppState,
@@ -150,11 +170,7 @@ async fn roles_view(
 ) -> Result<RolesPage, ApiError> {
     s.caller.authorize_in(state, scope, "role:read").await?;
     let store = state.store();
-    let org = store.get_org(scope.org_id).await?;
-    let project_id = scope
-        .project_id
-        .ok_or_else(|| ApiError::not_found("project", "?"))?;
-    let project = store.get_project(project_id).await?;
+    let (org, project_id, project) = project_head(state, scope).await?;
     let roles = store.list_roles(scope, None, Page::default()).await?.items;
     let (mut default_roles, mut custom_roles) = (Vec::new(), Vec::new());
     for r in roles {
@@ -385,12 +401,7 @@ async fn general_view(
     refused: Option<(FormState, bool)>,
 ) -> Result<GeneralPage, ApiError> {
     s.caller.authorize_in(state, scope, "project:read").await?;
-    let store = state.store();
-    let org = store.get_org(scope.org_id).await?;
-    let project_id = scope
-        .project_id
-        .ok_or_else(|| ApiError::not_found("project", "?"))?;
-    let project = store.get_project(project_id).await?;
+    let (org, project_id, project) = project_head(state, scope).await?;
     let (form, restricted) = refused.unwrap_or_else(|| {
         (
             FormState {
