@@ -11,7 +11,7 @@ use serde::Deserialize;
 use warden_model::{Principal, Scope};
 use warden_store::{MemberFilter, Page};
 
-use super::project::{project_head, project_scope};
+use super::project::{form_scope, project_head, project_scope};
 use super::session::Session;
 use super::{error_page, render, see_other, url_component, Chrome};
 use crate::error::ApiError;
@@ -178,6 +178,10 @@ pub struct MemberForm {
     role_id: String,
 }
 
+fn bad_principal(e: warden_model::PrincipalError) -> ApiError {
+    ApiError::unprocessable("invalid_principal", e.to_string())
+}
+
 /// The page again with the refusal said at the top (its status kept).
 async fn refused(state: &AppState, s: &Session, scope: Scope, e: ApiError) -> Response {
     let status = e.status;
@@ -193,19 +197,13 @@ pub async fn set_member(
     Path(project): Path<String>,
     Form(form): Form<MemberForm>,
 ) -> Response {
-    let (s, scope) = match project_scope(&state, &headers, &project).await {
+    let (s, scope) = match form_scope(&state, &headers, &project, &form.csrf).await {
         Ok(found) => found,
         Err(resp) => return resp,
     };
-    if let Err(e) = s.check_csrf(&form.csrf) {
-        return error_page(e);
-    }
     let principal: Principal = match form.principal.parse() {
         Ok(p) => p,
-        Err(e) => {
-            let e = ApiError::unprocessable("invalid_principal", format!("{e}"));
-            return refused(&state, &s, scope, e).await;
-        }
+        Err(e) => return refused(&state, &s, scope, bad_principal(e)).await,
     };
     match crate::routes::members::set_member(&state, &s.caller, scope, principal, &form.role_id)
         .await
@@ -226,19 +224,13 @@ pub async fn remove_member(
     Path(project): Path<String>,
     Form(form): Form<MemberForm>,
 ) -> Response {
-    let (s, scope) = match project_scope(&state, &headers, &project).await {
+    let (s, scope) = match form_scope(&state, &headers, &project, &form.csrf).await {
         Ok(found) => found,
         Err(resp) => return resp,
     };
-    if let Err(e) = s.check_csrf(&form.csrf) {
-        return error_page(e);
-    }
     let principal: Principal = match form.principal.parse() {
         Ok(p) => p,
-        Err(e) => {
-            let e = ApiError::unprocessable("invalid_principal", format!("{e}"));
-            return refused(&state, &s, scope, e).await;
-        }
+        Err(e) => return refused(&state, &s, scope, bad_principal(e)).await,
     };
     match crate::routes::members::remove_member(&state, &s.caller, scope, principal).await {
         Ok(_) => see_other(&format!(

@@ -123,6 +123,18 @@ fn matrix(state: &AppState) -> (Vec<String>, Vec<MatrixRow>) {
     (actions, rows)
 }
 
+/// [`project_scope`] for a posted form, once its CSRF token is checked.
+pub(super) async fn form_scope(
+    state: &AppState,
+    headers: &HeaderMap,
+    project: &str,
+    csrf: &str,
+) -> Result<(Session, Scope), Response> {
+    let (s, scope) = project_scope(state, headers, project).await?;
+    s.check_csrf(csrf).map_err(error_page)?;
+    Ok((s, scope))
+}
+
 /// What every project page shows at its top: the org and the project of `scope`.
 pub(super) async fn project_head(
     state: &AppState,
@@ -299,14 +311,11 @@ pub async fn create_role(
     Path(project): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    let (s, scope) = match project_scope(&state, &headers, &project).await {
+    let (csrf, form) = read_form(fields, "policy_ids");
+    let (s, scope) = match form_scope(&state, &headers, &project, &csrf).await {
         Ok(found) => found,
         Err(resp) => return resp,
     };
-    let (csrf, form) = read_form(fields, "policy_ids");
-    if let Err(e) = s.check_csrf(&csrf) {
-        return error_page(e);
-    }
     let body = RoleCreate {
         name: form.name.clone(),
         description: Some(form.description.clone()),
@@ -339,14 +348,11 @@ pub async fn create_policy(
     Path(project): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    let (s, scope) = match project_scope(&state, &headers, &project).await {
+    let (csrf, form) = read_form(fields, "permissions");
+    let (s, scope) = match form_scope(&state, &headers, &project, &csrf).await {
         Ok(found) => found,
         Err(resp) => return resp,
     };
-    let (csrf, form) = read_form(fields, "permissions");
-    if let Err(e) = s.check_csrf(&csrf) {
-        return error_page(e);
-    }
     let body = PolicyCreate {
         name: form.name.clone(),
         description: Some(form.description.clone()),
@@ -466,13 +472,10 @@ pub async fn save_general(
     Path(project): Path<String>,
     Form(form): Form<GeneralForm>,
 ) -> Response {
-    let (s, scope) = match project_scope(&state, &headers, &project).await {
+    let (s, scope) = match form_scope(&state, &headers, &project, &form.csrf).await {
         Ok(found) => found,
         Err(resp) => return resp,
     };
-    if let Err(e) = s.check_csrf(&form.csrf) {
-        return error_page(e);
-    }
     if let Err(e) = s.caller.authorize_in(&state, scope, "project:update").await {
         return error_page(e);
     }
