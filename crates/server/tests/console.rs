@@ -580,6 +580,36 @@ async fn seed_003_new_policy_and_new_role_in_project_settings() {
     assert_eq!(r.status, 403);
     let page = b.get(&path).await;
     assert!(!page.body.contains("Forged"));
+
+    // Deleting the policy while the role uses it: refused, naming the role.
+    let delete_policy = format!("{policies_path}/{policy_id}/delete");
+    assert!(page.body.contains(&format!(r#"action="{delete_policy}""#)));
+    let r = b.post(&delete_policy, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body
+            .contains("This policy is used by the role(s) “Annotator”: take it out of them first."),
+        "{}",
+        r.body
+    );
+    // Delete the role, then the policy.
+    let role_id = {
+        let marker = &format!("action=\"{path}/");
+        let at = r.body.find(marker.as_str()).unwrap() + marker.len();
+        r.body[at..at + 36].to_owned()
+    };
+    let r = b
+        .post(&format!("{path}/{role_id}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = b.get(r.location.as_deref().unwrap()).await;
+    assert!(page.body.contains("“Annotator” deleted."));
+    assert!(page.body.contains("No custom roles yet."));
+    let r = b.post(&delete_policy, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    // Without the token, nothing is deleted.
+    let r = b.post(&delete_policy, &[("csrf", "x")]).await;
+    assert_eq!(r.status, 403);
 }
 
 #[tokio::test]
@@ -738,6 +768,17 @@ async fn seed_003_assign_the_role_to_a_member_and_see_its_access() {
         ),
         "{}",
         page.body
+    );
+
+    // The role she holds cannot be deleted: said, with what to do.
+    let r = b
+        .post(&format!("{roles}/{role_id}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains("This role is held by 1 member(s)"),
+        "{}",
+        r.body
     );
 
     // Removing her: gone from the list, the API agrees.

@@ -69,6 +69,14 @@ pub fn router() -> Router<AppState> {
             "/console/projects/{project}/settings",
             get(project::general_page).post(project::save_general),
         )
+        .route(
+            "/console/projects/{project}/roles/{id}/delete",
+            post(project::delete_role),
+        )
+        .route(
+            "/console/projects/{project}/policies/{id}/delete",
+            post(project::delete_policy),
+        )
 }
 
 /// What the layout shows around every page.

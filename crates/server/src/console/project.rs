@@ -57,6 +57,7 @@ impl FormState {
 
 /// A role as the page lists it.
 pub struct RoleRow {
+    pub id: String,
     pub name: String,
     pub description: String,
     pub policies: String,
@@ -86,11 +87,15 @@ struct RolesPage {
     project_id: String,
     project_name: String,
     notice: Option<String>,
+    /// A refusal that belongs to no form (a delete refused).
+    alert: Option<String>,
     default_roles: Vec<RoleRow>,
     custom_roles: Vec<RoleRow>,
     policies: Vec<PolicyRow>,
     can_create_role: bool,
     can_create_policy: bool,
+    can_delete_role: bool,
+    can_delete_policy: bool,
     actions: Vec<String>,
     matrix: Vec<MatrixRow>,
     csrf: String,
@@ -187,6 +192,7 @@ async fn roles_view(
     let (mut default_roles, mut custom_roles) = (Vec::new(), Vec::new());
     for r in roles {
         let row = RoleRow {
+            id: r.id.to_string(),
             policies: r
                 .policies
                 .iter()
@@ -226,11 +232,14 @@ async fn roles_view(
         project_id: project_id.to_string(),
         project_name: project.name,
         notice,
+        alert: None,
         default_roles,
         custom_roles,
         policies,
         can_create_role: s.caller.can(state, scope, "role:create"),
         can_create_policy: s.caller.can(state, scope, "policy:create"),
+        can_delete_role: s.caller.can(state, scope, "role:delete"),
+        can_delete_policy: s.caller.can(state, scope, "policy:delete"),
         actions,
         matrix,
         csrf: s.csrf.clone(),
@@ -243,6 +252,7 @@ async fn roles_view(
 pub struct NoticeQuery {
     role: Option<String>,
     policy: Option<String>,
+    deleted: Option<String>,
 }
 
 pub async fn roles_page(
@@ -255,10 +265,11 @@ pub async fn roles_page(
         Ok(found) => found,
         Err(resp) => return resp,
     };
-    let notice = match (q.role, q.policy) {
-        (Some(r), _) => Some(format!("Role “{r}” created.")),
-        (None, Some(p)) => Some(format!("Policy “{p}” created.")),
-        (None, None) => None,
+    let notice = match (q.role, q.policy, q.deleted) {
+        (Some(r), _, _) => Some(format!("Role “{r}” created.")),
+        (None, Some(p), _) => Some(format!("Policy “{p}” created.")),
+        (None, None, Some(d)) => Some(format!("“{d}” deleted.")),
+        (None, None, None) => None,
     };
     let page = roles_view(
         &state,
@@ -560,4 +571,144 @@ async fn general_refused(
         Ok(page) => render(status, &page),
         Err(e) => error_page(e),
     }
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// What is deleted from the Roles & Permissions page.
+#[derive(Clone, Copy)]
+enum Deletable {
+    Role,
+    Policy,
+}
+
+pub async fn delete_role(
+    state: State<AppState>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+    Form(form): Form<DeleteForm>,
+) -> Response {
+    delete(state, headers, project, id, form, Deletable::Role).await
+}
+
+pub async fn delete_policy(
+    state: State<AppState>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+    Form(form): Form<DeleteForm>,
+) -> Response {
+    delete(state, headers, project, id, form, Deletable::Policy).await
+}
+
+/// Deletes a custom role or policy; one still in use is refused with its dependants named.
+async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    project: String,
+    id: String,
+    form: DeleteForm,
+    what: Deletable,
+) -> Response {
+    let (s, scope) = match form_scope(&state, &headers, &project, &form.csrf).await {
+        Ok(found) => found,
+        Err(resp) => return resp,
+    };
+    let actor = s.caller.actor();
+    let store = state.store();
+    let done = match what {
+        Deletable::Role => match warden_model::RoleId::parse(&id) {
+            Ok(id) => match s.caller.authorize_in(&state, scope, "role:delete").await {
+                Ok(_) => match store.get_role(scope, id).await {
+                    Ok(r) => store
+                        .delete_role(&actor, scope, id, false)
+                        .await
+                        .map(|w| (w.revision, r.name))
+                        .map_err(ApiError::from),
+                    Err(e) => Err(e.into()),
+                },
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e.into()),
+        },
+        Deletable::Policy => match warden_model::PolicyId::parse(&id) {
+            Ok(id) => match s.caller.authorize_in(&state, scope, "policy:delete").await {
+                Ok(_) => match store.get_policy(scope, id).await {
+                    Ok(p) => store
+                        .delete_policy(&actor, scope, id, false)
+                        .await
+                        .map(|w| (w.revision, p.name))
+                        .map_err(ApiError::from),
+                    Err(e) => Err(e.into()),
+                },
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e.into()),
+        },
+    };
+    match done {
+        Ok((revision, name)) => {
+            state.reach(revision).await;
+            see_other(&format!(
+                "/console/projects/{}/roles?deleted={}",
+                super::members::project_of(scope),
+                url_component(&name)
+            ))
+        }
+        Err(e)
+            if e.status == StatusCode::CONFLICT || e.status == StatusCode::UNPROCESSABLE_ENTITY =>
+        {
+            let status = e.status;
+            let message = in_use_message(&e, what).unwrap_or(e.message);
+            let page = roles_view(
+                &state,
+                &s,
+                scope,
+                None,
+                FormState::default(),
+                FormState::default(),
+            )
+            .await;
+            match page {
+                Ok(mut page) => {
+                    page.alert = Some(message);
+                    render(status, &page)
+                }
+                Err(e) => error_page(e),
+            }
+        }
+        Err(e) => error_page(e),
+    }
+}
+
+/// A refusal to delete something still in use, in the console's words, naming what uses it.
+fn in_use_message(e: &ApiError, what: Deletable) -> Option<String> {
+    if e.code != "in_use" {
+        return None;
+    }
+    Some(match what {
+        Deletable::Policy => {
+            let names: Vec<String> = e
+                .details
+                .get("roles")?
+                .as_array()?
+                .iter()
+                .filter_map(|r| r.get("name").and_then(|n| n.as_str()))
+                .map(|n| format!("“{n}”"))
+                .collect();
+            format!(
+                "This policy is used by the role(s) {}: take it out of them first.",
+                names.join(", ")
+            )
+        }
+        Deletable::Role => {
+            let count = e.details.get("count").and_then(|c| c.as_u64()).unwrap_or(0);
+            format!(
+                "This role is held by {count} member(s): give them another role on the Members page first."
+            )
+        }
+    })
 }
