@@ -617,38 +617,7 @@ async fn delete(
         Ok(found) => found,
         Err(resp) => return resp,
     };
-    let actor = s.caller.actor();
-    let store = state.store();
-    let done = match what {
-        Deletable::Role => match warden_model::RoleId::parse(&id) {
-            Ok(id) => match s.caller.authorize_in(&state, scope, "role:delete").await {
-                Ok(_) => match store.get_role(scope, id).await {
-                    Ok(r) => store
-                        .delete_role(&actor, scope, id, false)
-                        .await
-                        .map(|w| (w.revision, r.name))
-                        .map_err(ApiError::from),
-                    Err(e) => Err(e.into()),
-                },
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e.into()),
-        },
-        Deletable::Policy => match warden_model::PolicyId::parse(&id) {
-            Ok(id) => match s.caller.authorize_in(&state, scope, "policy:delete").await {
-                Ok(_) => match store.get_policy(scope, id).await {
-                    Ok(p) => store
-                        .delete_policy(&actor, scope, id, false)
-                        .await
-                        .map(|w| (w.revision, p.name))
-                        .map_err(ApiError::from),
-                    Err(e) => Err(e.into()),
-                },
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e.into()),
-        },
-    };
+    let done = delete_one(&state, &s, scope, &id, what).await;
     match done {
         Ok((revision, name)) => {
             state.reach(revision).await;
@@ -682,6 +651,43 @@ async fn delete(
         }
         Err(e) => error_page(e),
     }
+}
+
+/// Deletes the role or policy `id` of `scope` (no cascade); returns the revision and the
+/// name it had.
+async fn delete_one(
+    state: &AppState,
+    s: &Session,
+    scope: Scope,
+    id: &str,
+    what: Deletable,
+) -> Result<(u64, String), ApiError> {
+    let actor = s.caller.actor();
+    let store = state.store();
+    let (revision, name) = match what {
+        Deletable::Role => {
+            let id = warden_model::RoleId::parse(id)?;
+            s.caller.authorize_in(state, scope, "role:delete").await?;
+            let name = store.get_role(scope, id).await?.name;
+            (
+                store.delete_role(&actor, scope, id, false).await?.revision,
+                name,
+            )
+        }
+        Deletable::Policy => {
+            let id = warden_model::PolicyId::parse(id)?;
+            s.caller.authorize_in(state, scope, "policy:delete").await?;
+            let name = store.get_policy(scope, id).await?.name;
+            (
+                store
+                    .delete_policy(&actor, scope, id, false)
+                    .await?
+                    .revision,
+                name,
+            )
+        }
+    };
+    Ok((revision, name))
 }
 
 /// A refusal to delete something still in use, in the console's words, naming what uses it.
