@@ -40,6 +40,17 @@ impl ApiError {
         self
     }
 
+    /// Names the form field the error belongs to (`details.field`), unless it names one.
+    pub fn with_field(mut self, field: &str) -> Self {
+        match &mut self.details {
+            Value::Object(map) => {
+                map.entry("field").or_insert_with(|| Value::from(field));
+            }
+            _ => self.details = json!({"field": field}),
+        }
+        self
+    }
+
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }

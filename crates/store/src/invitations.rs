@@ -570,6 +570,14 @@ impl Store {
         invitation_from_row(&row, &now)
     }
 
+    /// The invitation `token` stands for, as it is now (the page that accepts it shows what
+    /// it leads to); an unknown token is not found.
+    pub async fn invitation_for_token(&self, token: &str) -> Result<InvitationRecord, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        self.invitation_by_token(&mut conn, &hash_secret(token.trim()))
+            .await
+    }
+
     /// Accepts an invitation: makes the user if its email is new (with `name` and the
     /// password, stored as an argon2id hash), adds it to the org and gives it the invited
     /// role in the invited scope. A project invitation adds the user to the org without an

@@ -127,14 +127,13 @@ impl Session {
     }
 
     /// The layout's header for this session.
-    pub fn chrome(&self, org_name: String, page: &'static str) -> Chrome {
+    pub fn chrome(&self, org_name: String) -> Chrome {
         Chrome {
             nav: Some(Nav {
                 org_name,
                 user: self.user.clone(),
                 csrf: self.csrf.clone(),
             }),
-            page,
         }
     }
 }

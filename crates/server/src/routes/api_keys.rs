@@ -249,33 +249,8 @@ async fn create(
     param: ScopeParam,
     Json(body): Json<ApiKeyCreate>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "api_key:create").await?;
-    let scope = auth.scope();
-    let name = Name::parse("name", &body.name)?;
-    let expires_at = parse_expiry(body.expires_at.as_deref())?;
-    let role = state
-        .store()
-        .resolve_role(scope, &body.role_id)
-        .await
-        .map_err(role_not_found_is_unprocessable)?;
-    caller.require_all(
-        &state,
-        scope,
-        &role.effective_permissions,
-        &format!("a key with the role `{}`", role.name),
-    )?;
-    if state.store().is_owner_role(&role) && !caller.is_owner(&state, scope) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "owner_required",
-            "only an Owner can create a key holding the Owner role",
-        ));
-    }
-    let w = state
-        .store()
-        .create_api_key(&caller.actor(), scope, &name, &role, expires_at)
-        .await?;
-    state.reach(w.revision).await;
+    let scope = caller.resolve(&state, param)?;
+    let w = create_api_key(&state, &caller, scope, &body).await?;
     let (key, secret) = w.value;
     let version = key.version;
     let body = CreatedApiKey {
@@ -290,6 +265,45 @@ async fn create(
     ))
 }
 
+/// Creates an API key of `scope` as `caller` (the API and the console), with every rule:
+/// permission, name, expiry in the future, no escalation, the Owner role only from an
+/// Owner. Returns the key and its secret, which nothing keeps.
+pub async fn create_api_key(
+    state: &AppState,
+    caller: &Caller,
+    scope: warden_model::Scope,
+    body: &ApiKeyCreate,
+) -> Result<warden_store::Written<(KeyRecord, String)>, ApiError> {
+    let auth = caller.authorize_in(state, scope, "api_key:create").await?;
+    let scope = auth.scope();
+    let name = Name::parse("name", &body.name)?;
+    let expires_at = parse_expiry(body.expires_at.as_deref())?;
+    let role = state
+        .store()
+        .resolve_role(scope, &body.role_id)
+        .await
+        .map_err(role_not_found_is_unprocessable)?;
+    caller.require_all(
+        state,
+        scope,
+        &role.effective_permissions,
+        &format!("a key with the role `{}`", role.name),
+    )?;
+    if state.store().is_owner_role(&role) && !caller.is_owner(state, scope) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "owner_required",
+            "only an Owner can create a key holding the Owner role",
+        ));
+    }
+    let w = state
+        .store()
+        .create_api_key(&caller.actor(), scope, &name, &role, expires_at)
+        .await?;
+    state.reach(w.revision).await;
+    Ok(w)
+}
+
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -299,7 +313,28 @@ async fn update(
     Json(body): Json<ApiKeyUpdate>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, ApiKeyId::parse)?;
-    let auth = caller.authorize(&state, param, "api_key:update").await?;
+    let scope = caller.resolve(&state, param)?;
+    let w = update_api_key(&state, &caller, scope, id, &body, version).await?;
+    let version = w.value.version;
+    Ok(respond::json(
+        StatusCode::OK,
+        &ApiKeyView::from(w.value),
+        Some(w.revision),
+        Some(version),
+    ))
+}
+
+/// Renames, invalidates or restores key `id` of `scope` as `caller`; an invalidated key is
+/// refused from the moment this returns.
+pub async fn update_api_key(
+    state: &AppState,
+    caller: &Caller,
+    scope: warden_model::Scope,
+    id: ApiKeyId,
+    body: &ApiKeyUpdate,
+    version: Option<i64>,
+) -> Result<warden_store::Written<KeyRecord>, ApiError> {
+    let auth = caller.authorize_in(state, scope, "api_key:update").await?;
     if body.name.is_none() && body.valid.is_none() {
         return Err(ApiError::bad_request(
             "empty_update",
@@ -319,13 +354,7 @@ async fn update(
         .update_api_key(&caller.actor(), auth.scope(), id, patch, version)
         .await?;
     state.reach_changing_keys(w.revision).await;
-    let version = w.value.version;
-    Ok(respond::json(
-        StatusCode::OK,
-        &ApiKeyView::from(w.value),
-        Some(w.revision),
-        Some(version),
-    ))
+    Ok(w)
 }
 
 async fn delete(
@@ -335,12 +364,8 @@ async fn delete(
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, ApiKeyId::parse)?;
-    let auth = caller.authorize(&state, param, "api_key:delete").await?;
-    let w = state
-        .store()
-        .delete_api_key(&caller.actor(), auth.scope(), id)
-        .await?;
-    state.reach_changing_keys(w.revision).await;
+    let scope = caller.resolve(&state, param)?;
+    let w = delete_api_key(&state, &caller, scope, id).await?;
     let body = Deleted {
         id: id.0,
         deleted: true,
@@ -349,4 +374,20 @@ async fn delete(
         memberships_removed: vec![],
     };
     Ok(respond::json(StatusCode::OK, &body, Some(w.revision), None))
+}
+
+/// Deletes key `id` of `scope` as `caller`; it is refused from the moment this returns.
+pub async fn delete_api_key(
+    state: &AppState,
+    caller: &Caller,
+    scope: warden_model::Scope,
+    id: ApiKeyId,
+) -> Result<warden_store::Written<KeyRecord>, ApiError> {
+    let auth = caller.authorize_in(state, scope, "api_key:delete").await?;
+    let w = state
+        .store()
+        .delete_api_key(&caller.actor(), auth.scope(), id)
+        .await?;
+    state.reach_changing_keys(w.revision).await;
+    Ok(w)
 }

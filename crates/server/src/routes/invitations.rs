@@ -11,8 +11,8 @@ use axum::response::Response;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use warden_model::{InvitationId, Name, OrgId, ProjectId, RoleId, ScopeKind, UserId};
-use warden_store::{InvitationRecord, IssuedInvitation, StoreError};
+use warden_model::{InvitationId, Name, OrgId, ProjectId, RoleId, Scope, ScopeKind, UserId};
+use warden_store::{AcceptedInvitation, InvitationRecord, IssuedInvitation, StoreError};
 
 use super::policies::path_id;
 use super::views::List;
@@ -351,8 +351,8 @@ fn check_password(password: &str) -> Result<(), ApiError> {
 }
 
 /// The permission an operation needs in the scope the path names.
-fn permission(param: ScopeParam, write: bool) -> &'static str {
-    match (param.scope().project_id.is_some(), write) {
+fn permission(scope: Scope, write: bool) -> &'static str {
+    match (scope.project_id.is_some(), write) {
         (false, false) => "member:read",
         (false, true) => "member:create",
         (true, false) => "project_member:read",
@@ -367,7 +367,7 @@ async fn list(
     Query(q): Query<InvitationListQuery>,
 ) -> Result<Response, ApiError> {
     let auth = caller
-        .authorize(&state, param, permission(param, false))
+        .authorize(&state, param, permission(param.scope(), false))
         .await?;
     let page = PageQuery {
         limit: q.limit,
@@ -394,7 +394,7 @@ async fn get(
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, InvitationId::parse)?;
     let auth = caller
-        .authorize(&state, param, permission(param, false))
+        .authorize(&state, param, permission(param.scope(), false))
         .await?;
     let inv = state.store().get_invitation(auth.scope(), id).await?;
     let version = inv.version;
@@ -412,31 +412,8 @@ async fn create(
     param: ScopeParam,
     Json(body): Json<InvitationCreate>,
 ) -> Result<Response, ApiError> {
-    let auth = caller
-        .authorize(&state, param, permission(param, true))
-        .await?;
-    let scope = auth.scope();
-    let emails = parse_emails(&body.emails)?;
-    let role = state.store().resolve_role(scope, &body.role_id).await?;
-    state.store().refuse_owner_invitation(&role)?;
-    // No escalation: an invitation may only give what the caller holds itself.
-    caller.require_all(
-        &state,
-        scope,
-        &role.effective_permissions,
-        &format!("inviting with role `{}`", role.name),
-    )?;
-    let w = state
-        .store()
-        .create_invitations(
-            &caller.actor(),
-            scope,
-            emails,
-            &role,
-            state.invitations().lifetime,
-        )
-        .await?;
-    state.reach(w.revision).await;
+    let scope = caller.resolve(&state, param)?;
+    let w = create_invitations(&state, &caller, scope, &body).await?;
     let body = InvitationsCreated {
         invitations: w.value.created.into_iter().map(Into::into).collect(),
         skipped: w
@@ -457,6 +434,43 @@ async fn create(
     ))
 }
 
+/// Invites `body.emails` to `scope` with a role as `caller` (the API and the console):
+/// never the Owner role, never more than the caller holds. Emails already members or
+/// already invited are reported as skipped.
+pub async fn create_invitations(
+    state: &AppState,
+    caller: &Caller,
+    scope: Scope,
+    body: &InvitationCreate,
+) -> Result<warden_store::Written<warden_store::CreatedInvitations>, ApiError> {
+    let auth = caller
+        .authorize_in(state, scope, permission(scope, true))
+        .await?;
+    let scope = auth.scope();
+    let emails = parse_emails(&body.emails)?;
+    let role = state.store().resolve_role(scope, &body.role_id).await?;
+    state.store().refuse_owner_invitation(&role)?;
+    // No escalation: an invitation may only give what the caller holds itself.
+    caller.require_all(
+        state,
+        scope,
+        &role.effective_permissions,
+        &format!("inviting with role `{}`", role.name),
+    )?;
+    let w = state
+        .store()
+        .create_invitations(
+            &caller.actor(),
+            scope,
+            emails,
+            &role,
+            state.invitations().lifetime,
+        )
+        .await?;
+    state.reach(w.revision).await;
+    Ok(w)
+}
+
 async fn resend(
     State(state): State<AppState>,
     caller: Caller,
@@ -464,24 +478,8 @@ async fn resend(
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, InvitationId::parse)?;
-    let auth = caller
-        .authorize(&state, param, permission(param, true))
-        .await?;
-    let scope = auth.scope();
-    // Resending sends the role again: the caller must hold what it grants.
-    let inv = state.store().get_invitation(scope, id).await?;
-    let role = state.store().get_role(scope, inv.role_id).await?;
-    caller.require_all(
-        &state,
-        scope,
-        &role.effective_permissions,
-        &format!("resending an invitation with role `{}`", role.name),
-    )?;
-    let w = state
-        .store()
-        .resend_invitation(&caller.actor(), scope, id, state.invitations().lifetime)
-        .await?;
-    state.reach(w.revision).await;
+    let scope = caller.resolve(&state, param)?;
+    let w = resend_invitation(&state, &caller, scope, id).await?;
     let version = w.value.invitation.version;
     Ok(respond::json(
         StatusCode::OK,
@@ -491,6 +489,35 @@ async fn resend(
     ))
 }
 
+/// Issues a new token for invitation `id` of `scope` (the old one stops working) and
+/// extends its life, as `caller`, who must hold what its role grants.
+pub async fn resend_invitation(
+    state: &AppState,
+    caller: &Caller,
+    scope: Scope,
+    id: InvitationId,
+) -> Result<warden_store::Written<IssuedInvitation>, ApiError> {
+    let auth = caller
+        .authorize_in(state, scope, permission(scope, true))
+        .await?;
+    let scope = auth.scope();
+    // Resending sends the role again: the caller must hold what it grants.
+    let inv = state.store().get_invitation(scope, id).await?;
+    let role = state.store().get_role(scope, inv.role_id).await?;
+    caller.require_all(
+        state,
+        scope,
+        &role.effective_permissions,
+        &format!("resending an invitation with role `{}`", role.name),
+    )?;
+    let w = state
+        .store()
+        .resend_invitation(&caller.actor(), scope, id, state.invitations().lifetime)
+        .await?;
+    state.reach(w.revision).await;
+    Ok(w)
+}
+
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
@@ -498,14 +525,8 @@ async fn revoke(
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, InvitationId::parse)?;
-    let auth = caller
-        .authorize(&state, param, permission(param, true))
-        .await?;
-    let w = state
-        .store()
-        .revoke_invitation(&caller.actor(), auth.scope(), id)
-        .await?;
-    state.reach(w.revision).await;
+    let scope = caller.resolve(&state, param)?;
+    let w = revoke_invitation(&state, &caller, scope, id).await?;
     let version = w.value.version;
     Ok(respond::json(
         StatusCode::OK,
@@ -515,28 +536,29 @@ async fn revoke(
     ))
 }
 
+/// Revokes invitation `id` of `scope` as `caller`: its token stops working.
+pub async fn revoke_invitation(
+    state: &AppState,
+    caller: &Caller,
+    scope: Scope,
+    id: InvitationId,
+) -> Result<warden_store::Written<InvitationRecord>, ApiError> {
+    let auth = caller
+        .authorize_in(state, scope, permission(scope, true))
+        .await?;
+    let w = state
+        .store()
+        .revoke_invitation(&caller.actor(), auth.scope(), id)
+        .await?;
+    state.reach(w.revision).await;
+    Ok(w)
+}
+
 async fn accept(
     State(state): State<AppState>,
     Json(body): Json<InvitationAccept>,
 ) -> Result<Response, ApiError> {
-    let name = Name::parse("name", &body.name)?;
-    check_password(&body.password)?;
-    let w = state
-        .store()
-        .accept_invitation(body.token.trim(), &name, &body.password, &arrival(&state))
-        .await
-        .map_err(|e| match e {
-            // The store's answer would name the token's lookup; say what to do instead.
-            StoreError::NotFound {
-                kind: "invitation", ..
-            } => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "invitation not found or already used: check that the whole token was copied, or ask for a new invitation",
-            ),
-            e => ApiError::from(e),
-        })?;
-    state.reach(w.revision).await;
+    let w = accept_invitation(&state, &body).await?;
     let a = w.value;
     let body = AcceptedView {
         user: AcceptedUser {
@@ -560,7 +582,33 @@ async fn accept(
     ))
 }
 
-/// The deployment's arrival settings, as the store takes them.
+/// Accepts an invitation by its token (no key needed): the person becomes a user with the
+/// name and password given, a member of the org, and holds the invitation's role.
+pub async fn accept_invitation(
+    state: &AppState,
+    body: &InvitationAccept,
+) -> Result<warden_store::Written<AcceptedInvitation>, ApiError> {
+    let name = Name::parse("name", &body.name)?;
+    check_password(&body.password)?;
+    let w = state
+        .store()
+        .accept_invitation(body.token.trim(), &name, &body.password, &arrival(state))
+        .await
+        .map_err(|e| match e {
+            // The store's answer would name the token's lookup; say what to do instead.
+            StoreError::NotFound {
+                kind: "invitation", ..
+            } => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "invitation not found or already used: check that the whole token was copied, or ask for a new invitation",
+            ),
+            e => ApiError::from(e),
+        })?;
+    state.reach(w.revision).await;
+    Ok(w)
+}
+
 fn arrival(state: &AppState) -> warden_store::Arrival {
     let auth = &state.config().auth;
     warden_store::Arrival {

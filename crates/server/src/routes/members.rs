@@ -359,7 +359,24 @@ async fn transfer_ownership(
 ) -> Result<Response, ApiError> {
     let target = UserId::parse(&body.user_id)?;
     let scope = caller.resolve(&state, param)?;
-    if !caller.is_owner(&state, scope) {
+    let w = transfer(&state, &caller, scope, target).await?;
+    Ok(respond::json(
+        StatusCode::OK,
+        &MemberView::from(w.value),
+        Some(w.revision),
+        None,
+    ))
+}
+
+/// Makes user `target` Owner of `scope` and demotes `caller`, who must be an Owner there
+/// (the API and the console).
+pub async fn transfer(
+    state: &AppState,
+    caller: &Caller,
+    scope: Scope,
+    target: UserId,
+) -> Result<warden_store::Written<MemberRecord>, ApiError> {
+    if !caller.is_owner(state, scope) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "owner_required",
@@ -378,10 +395,5 @@ async fn transfer_ownership(
         .transfer_ownership(&caller.actor(), scope, caller.principal(), target)
         .await?;
     state.reach(w.revision).await;
-    Ok(respond::json(
-        StatusCode::OK,
-        &MemberView::from(w.value),
-        Some(w.revision),
-        None,
-    ))
+    Ok(w)
 }

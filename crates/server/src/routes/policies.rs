@@ -286,7 +286,29 @@ async fn update(
     Json(body): Json<PolicyUpdate>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, PolicyId::parse)?;
-    let auth = caller.authorize(&state, param, "policy:update").await?;
+    let scope = caller.resolve(&state, param)?;
+    let w = update_policy(&state, &caller, scope, id, &body, version).await?;
+    let version = w.value.version;
+    Ok(respond::json(
+        StatusCode::OK,
+        &PolicyView::new(w.value),
+        Some(w.revision),
+        Some(version),
+    ))
+}
+
+/// Changes policy `id` of `scope` as `caller` (the API's `PATCH` and the console's edit
+/// form), with every rule the API applies: permission, names, existing permissions, no
+/// escalation, predefined policies left alone, `version` (when given) still current.
+pub async fn update_policy(
+    state: &AppState,
+    caller: &Caller,
+    scope: warden_model::Scope,
+    id: PolicyId,
+    body: &PolicyUpdate,
+    version: Option<i64>,
+) -> Result<warden_store::Written<warden_store::PolicyRecord>, ApiError> {
+    let auth = caller.authorize_in(state, scope, "policy:update").await?;
     if body.name.is_none() && body.description.is_none() && body.permission_ids.is_none() {
         return Err(ApiError::bad_request(
             "empty_update",
@@ -307,24 +329,18 @@ async fn update(
         permissions: body
             .permission_ids
             .as_deref()
-            .map(|p| resolve_permissions(&state, auth.scope().kind(), "permission_ids", p, true))
+            .map(|p| resolve_permissions(state, auth.scope().kind(), "permission_ids", p, true))
             .transpose()?,
     };
     if let Some(perms) = &patch.permissions {
-        caller.require_all(&state, auth.scope(), perms, "this policy")?;
+        caller.require_all(state, auth.scope(), perms, "this policy")?;
     }
     let w = state
         .store()
         .update_policy(&caller.actor(), auth.scope(), id, patch, version)
         .await?;
     state.reach(w.revision).await;
-    let version = w.value.version;
-    Ok(respond::json(
-        StatusCode::OK,
-        &PolicyView::new(w.value),
-        Some(w.revision),
-        Some(version),
-    ))
+    Ok(w)
 }
 
 async fn delete(
@@ -335,12 +351,8 @@ async fn delete(
     Query(q): Query<DeleteQuery>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, PolicyId::parse)?;
-    let auth = caller.authorize(&state, param, "policy:delete").await?;
-    let w = state
-        .store()
-        .delete_policy(&caller.actor(), auth.scope(), id, q.cascade)
-        .await?;
-    state.reach(w.revision).await;
+    let scope = caller.resolve(&state, param)?;
+    let w = delete_policy(&state, &caller, scope, id, q.cascade).await?;
     let body = Deleted {
         id: id.0,
         deleted: true,
@@ -349,4 +361,22 @@ async fn delete(
         memberships_removed: vec![],
     };
     Ok(respond::json(StatusCode::OK, &body, Some(w.revision), None))
+}
+
+/// Deletes policy `id` of `scope` as `caller`; one still used by a role is refused (409
+/// `in_use`, naming the roles) unless `cascade` takes it out of them.
+pub async fn delete_policy(
+    state: &AppState,
+    caller: &Caller,
+    scope: warden_model::Scope,
+    id: PolicyId,
+    cascade: bool,
+) -> Result<warden_store::Written<warden_store::Cascade>, ApiError> {
+    let auth = caller.authorize_in(state, scope, "policy:delete").await?;
+    let w = state
+        .store()
+        .delete_policy(&caller.actor(), auth.scope(), id, cascade)
+        .await?;
+    state.reach(w.revision).await;
+    Ok(w)
 }

@@ -116,7 +116,26 @@ async fn create(
     param: ScopeParam,
     Json(body): Json<ProjectCreate>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "project:create").await?;
+    let scope = caller.resolve(&state, param)?;
+    let w = create_project(&state, &caller, scope, &body).await?;
+    let version = w.value.version;
+    Ok(respond::json(
+        StatusCode::CREATED,
+        &ProjectView::from(w.value),
+        Some(w.revision),
+        Some(version),
+    ))
+}
+
+/// Creates a project in the org of `scope` as `caller` (the API and the console); it
+/// receives the catalogue's predefined project roles.
+pub async fn create_project(
+    state: &AppState,
+    caller: &Caller,
+    scope: warden_model::Scope,
+    body: &ProjectCreate,
+) -> Result<warden_store::Written<warden_store::ProjectRecord>, ApiError> {
+    let auth = caller.authorize_in(state, scope, "project:create").await?;
     let input = NewProject {
         name: Name::parse("name", &body.name)?,
         description: Description::parse(body.description.as_deref().unwrap_or(""))?,
@@ -127,13 +146,7 @@ async fn create(
         .create_project(&caller.actor(), auth.scope().org_id, input)
         .await?;
     state.reach(w.revision).await;
-    let version = w.value.version;
-    Ok(respond::json(
-        StatusCode::CREATED,
-        &ProjectView::from(w.value),
-        Some(w.revision),
-        Some(version),
-    ))
+    Ok(w)
 }
 
 async fn get(
@@ -166,7 +179,27 @@ async fn update(
     IfMatch(version): IfMatch,
     Json(body): Json<ProjectUpdate>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "project:update").await?;
+    let scope = caller.resolve(&state, param)?;
+    let w = update_project(&state, &caller, scope, &body, version).await?;
+    let version = w.value.version;
+    Ok(respond::json(
+        StatusCode::OK,
+        &ProjectView::from(w.value),
+        Some(w.revision),
+        Some(version),
+    ))
+}
+
+/// Changes the project of `scope` as `caller` (the API and the console); `version`, when
+/// given, must still be current.
+pub async fn update_project(
+    state: &AppState,
+    caller: &Caller,
+    scope: warden_model::Scope,
+    body: &ProjectUpdate,
+    version: Option<i64>,
+) -> Result<warden_store::Written<warden_store::ProjectRecord>, ApiError> {
+    let auth = caller.authorize_in(state, scope, "project:update").await?;
     if body.name.is_none() && body.description.is_none() && body.restricted.is_none() {
         return Err(ApiError::bad_request(
             "empty_update",
@@ -196,13 +229,7 @@ async fn update(
         )
         .await?;
     state.reach(w.revision).await;
-    let version = w.value.version;
-    Ok(respond::json(
-        StatusCode::OK,
-        &ProjectView::from(w.value),
-        Some(w.revision),
-        Some(version),
-    ))
+    Ok(w)
 }
 
 async fn delete(
@@ -210,10 +237,9 @@ async fn delete(
     caller: Caller,
     param: ScopeParam,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "project:delete").await?;
-    let id = project_scope_id(auth.scope())?;
-    let w = state.store().delete_project(&caller.actor(), id).await?;
-    state.reach_changing_keys(w.revision).await;
+    let scope = caller.resolve(&state, param)?;
+    let w = delete_project(&state, &caller, scope).await?;
+    let id = w.value.id;
     let body = Deleted {
         id: id.0,
         deleted: true,
@@ -222,4 +248,18 @@ async fn delete(
         memberships_removed: vec![],
     };
     Ok(respond::json(StatusCode::OK, &body, Some(w.revision), None))
+}
+
+/// Deletes the project of `scope` as `caller`, with its roles, policies, memberships and
+/// keys (refused from the moment this returns).
+pub async fn delete_project(
+    state: &AppState,
+    caller: &Caller,
+    scope: warden_model::Scope,
+) -> Result<warden_store::Written<warden_store::ProjectRecord>, ApiError> {
+    let auth = caller.authorize_in(state, scope, "project:delete").await?;
+    let id = project_scope_id(auth.scope())?;
+    let w = state.store().delete_project(&caller.actor(), id).await?;
+    state.reach_changing_keys(w.revision).await;
+    Ok(w)
 }

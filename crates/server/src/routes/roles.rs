@@ -258,7 +258,29 @@ async fn update(
     Json(body): Json<RoleUpdate>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, RoleId::parse)?;
-    let auth = caller.authorize(&state, param, "role:update").await?;
+    let scope = caller.resolve(&state, param)?;
+    let w = update_role(&state, &caller, scope, id, &body, version).await?;
+    let version = w.value.version;
+    Ok(respond::json(
+        StatusCode::OK,
+        &RoleView::new(w.value),
+        Some(w.revision),
+        Some(version),
+    ))
+}
+
+/// Changes role `id` of `scope` as `caller` (the API's `PATCH` and the console's edit form),
+/// with every rule the API applies: permission, names, policies of the scope, no escalation,
+/// predefined roles left alone, `version` (when given) still current.
+pub async fn update_role(
+    state: &AppState,
+    caller: &Caller,
+    scope: warden_model::Scope,
+    id: RoleId,
+    body: &RoleUpdate,
+    version: Option<i64>,
+) -> Result<warden_store::Written<warden_store::RoleRecord>, ApiError> {
+    let auth = caller.authorize_in(state, scope, "role:update").await?;
     if body.name.is_none()
         && body.description.is_none()
         && body.policy_ids.is_none()
@@ -289,26 +311,20 @@ async fn update(
         permissions: body
             .permissions
             .as_deref()
-            .map(|p| resolve_permissions(&state, kind, "permissions", p, false))
+            .map(|p| resolve_permissions(state, kind, "permissions", p, false))
             .transpose()?,
     };
     if patch.policy_ids.is_some() || patch.permissions.is_some() {
         let policy_ids = patch.policy_ids.clone().unwrap_or_default();
         let permissions = patch.permissions.clone().unwrap_or_default();
-        role_grants(&state, &caller, auth.scope(), &policy_ids, &permissions).await?;
+        role_grants(state, caller, auth.scope(), &policy_ids, &permissions).await?;
     }
     let w = state
         .store()
         .update_role(&caller.actor(), auth.scope(), id, patch, version)
         .await?;
     state.reach(w.revision).await;
-    let version = w.value.version;
-    Ok(respond::json(
-        StatusCode::OK,
-        &RoleView::new(w.value),
-        Some(w.revision),
-        Some(version),
-    ))
+    Ok(w)
 }
 
 async fn delete(
@@ -319,12 +335,8 @@ async fn delete(
     Query(q): Query<DeleteQuery>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&params, RoleId::parse)?;
-    let auth = caller.authorize(&state, param, "role:delete").await?;
-    let w = state
-        .store()
-        .delete_role(&caller.actor(), auth.scope(), id, q.cascade)
-        .await?;
-    state.reach(w.revision).await;
+    let scope = caller.resolve(&state, param)?;
+    let w = delete_role(&state, &caller, scope, id, q.cascade).await?;
     let body = Deleted {
         id: id.0,
         deleted: true,
@@ -338,6 +350,24 @@ async fn delete(
             .collect(),
     };
     Ok(respond::json(StatusCode::OK, &body, Some(w.revision), None))
+}
+
+/// Deletes role `id` of `scope` as `caller`; one still held is refused (409 `in_use`)
+/// unless `cascade` removes its memberships too.
+pub async fn delete_role(
+    state: &AppState,
+    caller: &Caller,
+    scope: warden_model::Scope,
+    id: RoleId,
+    cascade: bool,
+) -> Result<warden_store::Written<warden_store::Cascade>, ApiError> {
+    let auth = caller.authorize_in(state, scope, "role:delete").await?;
+    let w = state
+        .store()
+        .delete_role(&caller.actor(), auth.scope(), id, cascade)
+        .await?;
+    state.reach(w.revision).await;
+    Ok(w)
 }
 
 /// No escalation: the caller must hold every permission a role would grant (its inline

@@ -226,7 +226,25 @@ async fn create(
     param: ScopeParam,
     Json(body): Json<TeamCreate>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "team:create").await?;
+    let scope = caller.resolve(&state, param)?;
+    let w = create_team(&state, &caller, scope, &body).await?;
+    let version = w.value.version;
+    Ok(respond::json(
+        StatusCode::CREATED,
+        &TeamView::from(w.value),
+        Some(w.revision),
+        Some(version),
+    ))
+}
+
+/// Creates a team in the org of `scope` as `caller` (the API and the console).
+pub async fn create_team(
+    state: &AppState,
+    caller: &Caller,
+    scope: Scope,
+    body: &TeamCreate,
+) -> Result<warden_store::Written<TeamRecord>, ApiError> {
+    let auth = caller.authorize_in(state, scope, "team:create").await?;
     let input = NewTeam {
         name: Name::parse("name", &body.name)?,
         key: body.key.as_deref().map(key_field).transpose()?,
@@ -237,13 +255,7 @@ async fn create(
         .create_team(&caller.actor(), auth.scope().org_id, input)
         .await?;
     state.reach(w.revision).await;
-    let version = w.value.version;
-    Ok(respond::json(
-        StatusCode::CREATED,
-        &TeamView::from(w.value),
-        Some(w.revision),
-        Some(version),
-    ))
+    Ok(w)
 }
 
 async fn get(
@@ -274,7 +286,27 @@ async fn update(
     IfMatch(version): IfMatch,
     Json(body): Json<TeamUpdate>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "team:update").await?;
+    let scope = caller.resolve(&state, param)?;
+    let w = update_team(&state, &caller, scope, team_ref(&params), &body, version).await?;
+    let version = w.value.version;
+    Ok(respond::json(
+        StatusCode::OK,
+        &TeamView::from(w.value),
+        Some(w.revision),
+        Some(version),
+    ))
+}
+
+/// Changes team `team` (id or key) of the org of `scope` as `caller`.
+pub async fn update_team(
+    state: &AppState,
+    caller: &Caller,
+    scope: Scope,
+    team: &str,
+    body: &TeamUpdate,
+    version: Option<i64>,
+) -> Result<warden_store::Written<TeamRecord>, ApiError> {
+    let auth = caller.authorize_in(state, scope, "team:update").await?;
     if body.name.is_none() && body.key.is_none() && body.description.is_none() {
         return Err(ApiError::bad_request(
             "empty_update",
@@ -296,22 +328,10 @@ async fn update(
     };
     let w = state
         .store()
-        .update_team(
-            &caller.actor(),
-            auth.scope().org_id,
-            team_ref(&params),
-            patch,
-            version,
-        )
+        .update_team(&caller.actor(), auth.scope().org_id, team, patch, version)
         .await?;
     state.reach(w.revision).await;
-    let version = w.value.version;
-    Ok(respond::json(
-        StatusCode::OK,
-        &TeamView::from(w.value),
-        Some(w.revision),
-        Some(version),
-    ))
+    Ok(w)
 }
 
 async fn delete(
@@ -320,12 +340,8 @@ async fn delete(
     param: ScopeParam,
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let auth = caller.authorize(&state, param, "team:delete").await?;
-    let w = state
-        .store()
-        .delete_team(&caller.actor(), auth.scope().org_id, team_ref(&params))
-        .await?;
-    state.reach(w.revision).await;
+    let scope = caller.resolve(&state, param)?;
+    let w = delete_team(&state, &caller, scope, team_ref(&params)).await?;
     let body = Deleted {
         id: w.value.id.0,
         deleted: true,
@@ -334,6 +350,22 @@ async fn delete(
         memberships_removed: vec![],
     };
     Ok(respond::json(StatusCode::OK, &body, Some(w.revision), None))
+}
+
+/// Deletes team `team` (id or key) of the org of `scope` as `caller`, with its memberships.
+pub async fn delete_team(
+    state: &AppState,
+    caller: &Caller,
+    scope: Scope,
+    team: &str,
+) -> Result<warden_store::Written<TeamRecord>, ApiError> {
+    let auth = caller.authorize_in(state, scope, "team:delete").await?;
+    let w = state
+        .store()
+        .delete_team(&caller.actor(), auth.scope().org_id, team)
+        .await?;
+    state.reach(w.revision).await;
+    Ok(w)
 }
 
 async fn list_users(
@@ -413,16 +445,8 @@ async fn add_user(
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let user = user_ref(&params)?;
-    let auth = caller.authorize(&state, param, "team:update").await?;
-    let org = auth.scope().org_id;
-    let team = team_ref(&params);
-    let grants = state.store().team_memberships(org, team).await?;
-    check_team_grants(&state, &caller, &grants).await?;
-    let w = state
-        .store()
-        .add_team_user(&caller.actor(), org, team, user)
-        .await?;
-    state.reach(w.revision).await;
+    let scope = caller.resolve(&state, param)?;
+    let w = add_team_user(&state, &caller, scope, team_ref(&params), user).await?;
     let version = w.value.team.version;
     let body = TeamUserAdded {
         team: w.value.team.into(),
@@ -437,6 +461,27 @@ async fn add_user(
     ))
 }
 
+/// Adds `user` to team `team` as `caller`, who must hold everything the team's roles grant
+/// (and be an Owner where the team holds the Owner role).
+pub async fn add_team_user(
+    state: &AppState,
+    caller: &Caller,
+    scope: Scope,
+    team: &str,
+    user: UserId,
+) -> Result<warden_store::Written<warden_store::TeamUserChange>, ApiError> {
+    let auth = caller.authorize_in(state, scope, "team:update").await?;
+    let org = auth.scope().org_id;
+    let grants = state.store().team_memberships(org, team).await?;
+    check_team_grants(state, caller, &grants).await?;
+    let w = state
+        .store()
+        .add_team_user(&caller.actor(), org, team, user)
+        .await?;
+    state.reach(w.revision).await;
+    Ok(w)
+}
+
 async fn remove_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -444,17 +489,8 @@ async fn remove_user(
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let user = user_ref(&params)?;
-    let auth = caller.authorize(&state, param, "team:update").await?;
-    let w = state
-        .store()
-        .remove_team_user(
-            &caller.actor(),
-            auth.scope().org_id,
-            team_ref(&params),
-            user,
-        )
-        .await?;
-    state.reach(w.revision).await;
+    let scope = caller.resolve(&state, param)?;
+    let w = remove_team_user(&state, &caller, scope, team_ref(&params), user).await?;
     let body = Deleted {
         id: user.0,
         deleted: true,
@@ -463,4 +499,21 @@ async fn remove_user(
         memberships_removed: vec![],
     };
     Ok(respond::json(StatusCode::OK, &body, Some(w.revision), None))
+}
+
+/// Takes `user` out of team `team` as `caller`.
+pub async fn remove_team_user(
+    state: &AppState,
+    caller: &Caller,
+    scope: Scope,
+    team: &str,
+    user: UserId,
+) -> Result<warden_store::Written<TeamRecord>, ApiError> {
+    let auth = caller.authorize_in(state, scope, "team:update").await?;
+    let w = state
+        .store()
+        .remove_team_user(&caller.actor(), auth.scope().org_id, team, user)
+        .await?;
+    state.reach(w.revision).await;
+    Ok(w)
 }

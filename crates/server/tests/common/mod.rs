@@ -5,6 +5,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod console;
+
 use std::sync::Arc;
 
 use serde_json::{json, Value};
