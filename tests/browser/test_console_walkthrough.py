@@ -115,6 +115,13 @@ def browser():
         driver.quit()
 
 
+def _fits(browser) -> None:
+    """The page is no wider than the window: nothing to scroll sideways."""
+    wide = browser.execute_script("return document.documentElement.scrollWidth")
+    window = browser.execute_script("return window.innerWidth")
+    assert wide <= window, f"{browser.current_url} is {wide}px wide in a {window}px window"
+
+
 def test_seed_003_in_the_console(server, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -206,7 +213,7 @@ def test_seed_003_in_the_console(server, browser):
 
     # Members: give Ann the Annotator role.
     go(browser.find_element(By.LINK_TEXT, "Members"))
-    Select(browser.find_element(By.ID, "add-principal")).select_by_visible_text("ann@acme.example")
+    Select(browser.find_element(By.ID, "add-principal")).select_by_visible_text("Ann (ann@acme.example)")
     Select(browser.find_element(By.ID, "add-role")).select_by_visible_text("Annotator")
     shot("add-member")
     go(browser.find_element(By.XPATH, "//button[normalize-space()='Add member']"))
@@ -215,8 +222,8 @@ def test_seed_003_in_the_console(server, browser):
     shot("member-added")
 
     # Her access page: where each permission comes from.
-    go(browser.find_element(By.LINK_TEXT, "View access"))
-    assert "Access of ann@acme.example" in text()
+    go(browser.find_element(By.PARTIAL_LINK_TEXT, "View access"))
+    assert "Access of Ann (ann@acme.example)" in text()
     row = browser.find_element(By.XPATH, "//tr[td/code[text()='dataset:update']]").text
     assert "role Annotator (project), policy Annotator" in row, row
     shot("member-access")
@@ -238,9 +245,59 @@ def test_seed_003_in_the_console(server, browser):
         )
         assert r.json()["allowed"] is True
 
+    # A key for a service, in the project's API keys: its secret is shown once.
+    go(browser.find_element(By.LINK_TEXT, "API keys"))
+    browser.find_element(By.ID, "key-name").send_keys("ingest")
+    go(browser.find_element(By.XPATH, "//button[normalize-space()='Create key']"))
+    secret = browser.find_element(By.ID, "new-secret").text
+    assert "shown only once" in text()
+    shot("api-key-created")
+    me = httpx.get(f"{base}/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert me.status_code == 200, me.text
+    browser.refresh()
+    assert secret not in browser.page_source
+    keys = browser.find_elements(By.XPATH, "//tbody/tr[td[1][normalize-space()='ingest']]")
+    assert len(keys) == 1, "reloading the page created no second key"
+
+    # The organization's Members: invite Bob; his link is shown once.
+    go(browser.find_element(By.CSS_SELECTOR, "header a[href='/console/org']"))
+    go(browser.find_element(By.CSS_SELECTOR, "nav.tabs a[href='/console/org/members']"))
+    browser.find_element(By.ID, "invite-emails").send_keys("bob@acme.example")
+    go(browser.find_element(By.XPATH, "//button[normalize-space()='Send invitations']"))
+    link = browser.find_element(By.CSS_SELECTOR, "section.secret code").text
+    assert "/console/invitations/accept?token=" in link, link
+    assert "bob@acme.example" in browser.find_element(By.ID, "pending").find_element(By.XPATH, "following-sibling::section").text
+    shot("invited")
+
+    # On a phone: every settings page fits the screen's width (tables scroll in their box).
+    project_base = f"{base}/console/projects/{project}"
+    browser.set_window_size(390, 844)
+    for page in ("settings", "roles", "members", "api-keys", "audit"):
+        browser.get(f"{project_base}/{page}")
+        _fits(browser)
+        shot(f"phone-project-{page}")
+    for page in ("", "/members", "/teams", "/roles", "/api-keys", "/audit"):
+        browser.get(f"{base}/console/org{page}")
+        _fits(browser)
+        shot(f"phone-org{page.replace('/', '-')}")
+    browser.set_window_size(1280, 1600)
+
     # Sign out: back to the sign-in page; the console is closed again.
     go(browser.find_element(By.XPATH, "//button[normalize-space()='Sign out']"))
     assert browser.current_url.endswith("/console/sign-in")
     browser.get(f"{base}/console/org")
     assert browser.current_url.endswith("/console/sign-in")
     shot("signed-out")
+
+    # Bob opens his link, chooses a password, and is signed in with the invited role.
+    browser.get(link)
+    assert "bob@acme.example is invited to Acme with the role Member." in text(), text()
+    browser.find_element(By.ID, "name").send_keys("Bob")
+    browser.find_element(By.ID, "password").send_keys("babbage difference")
+    browser.find_element(By.ID, "confirm").send_keys("babbage difference")
+    shot("accept-invitation")
+    go(browser.find_element(By.XPATH, "//button[normalize-space()='Accept and sign in']"))
+    assert browser.current_url.endswith("/console/org"), text()
+    assert "Your role in this organization: Member" in text()
+    assert "Bob (bob@acme.example)" in browser.find_element(By.TAG_NAME, "header").text
+    shot("invited-person-signed-in")

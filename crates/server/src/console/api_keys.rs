@@ -6,13 +6,14 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use warden_model::ApiKeyId;
 use warden_store::Page;
 
 use super::here::{Here, Post};
+use super::session;
 use super::{
     error_page, is_form_refusal, refusal_status, render, see_other, url_component, Chrome,
     FormState, Head,
@@ -155,12 +156,30 @@ pub struct KeysQuery {
     after: Option<uuid::Uuid>,
 }
 
+/// The key just created, as the cookie set by [`create_key`] carries it (`id:secret`),
+/// when it is a key of this scope.
+async fn just_created(state: &AppState, here: &Here, headers: &HeaderMap) -> Option<Created> {
+    let (id, secret) = session::cookie(headers, session::NEW_KEY_COOKIE)?.split_once(':')?;
+    let id = ApiKeyId::parse(id).ok()?;
+    let key = state.store().get_api_key(here.scope, id).await.ok()?;
+    Some(Created {
+        name: key.name,
+        secret: secret.to_owned(),
+    })
+}
+
 pub async fn keys_page(
     State(state): State<AppState>,
+    headers: HeaderMap,
     here: Here,
     Query(q): Query<KeysQuery>,
 ) -> Response {
-    match keys_view(&state, &here, q.after, FormState::default(), None).await {
+    let created = if q.done.as_deref() == Some("created") {
+        just_created(&state, &here, &headers).await
+    } else {
+        None
+    };
+    match keys_view(&state, &here, q.after, FormState::default(), created).await {
         Ok(mut page) => {
             let name = q.name.unwrap_or_default();
             page.head.notice = match q.done.as_deref() {
@@ -169,9 +188,15 @@ pub async fn keys_page(
                 )),
                 Some("restored") => Some(format!("Key “{name}” restored.")),
                 Some("deleted") => Some(format!("Key “{name}” deleted.")),
+                Some("created") if page.created.is_none() => Some(format!(
+                    "Key “{name}” created. Its secret was shown once, when it was created."
+                )),
                 _ => None,
             };
-            render(StatusCode::OK, &page)
+            let mut resp = render(StatusCode::OK, &page);
+            // Shown once: the secret leaves the browser with this page.
+            session::set_cookie(&mut resp, &headers, session::NEW_KEY_COOKIE, "", 0);
+            resp
         }
         Err(e) => error_page(e),
     }
@@ -191,7 +216,7 @@ fn expiry(raw: &str) -> Option<String> {
     })
 }
 
-pub async fn create_key(State(state): State<AppState>, post: Post) -> Response {
+pub async fn create_key(State(state): State<AppState>, headers: HeaderMap, post: Post) -> Response {
     let Post { here, form } = post;
     let body = ApiKeyCreate {
         name: form.value("name").to_owned(),
@@ -200,15 +225,17 @@ pub async fn create_key(State(state): State<AppState>, post: Post) -> Response {
     };
     match crate::routes::api_keys::create_api_key(&state, &here.s.caller, here.scope, &body).await {
         Ok(w) => {
+            // The secret is shown by the page this redirects to, from a cookie that page
+            // clears: reloading it shows the secret no more and creates no second key.
             let (key, secret) = w.value;
-            let created = Created {
-                name: key.name,
-                secret,
-            };
-            match keys_view(&state, &here, None, FormState::default(), Some(created)).await {
-                Ok(page) => render(StatusCode::CREATED, &page),
-                Err(e) => error_page(e),
-            }
+            let mut resp = see_other(&format!(
+                "{}/api-keys?done=created&name={}",
+                here.base(),
+                url_component(&key.name)
+            ));
+            let value = format!("{}:{secret}", key.id);
+            session::set_cookie(&mut resp, &headers, session::NEW_KEY_COOKIE, &value, 300);
+            resp
         }
         Err(e) if is_form_refusal(&e) => {
             let status = refusal_status(&e);

@@ -14,6 +14,9 @@ use crate::state::AppState;
 pub const SESSION_COOKIE: &str = "warden_session";
 /// The cookie holding the sign-in form's nonce.
 pub const NONCE_COOKIE: &str = "warden_sign_in";
+/// The cookie that carries a new API key's id and secret from the form that created it to
+/// the page that shows it once (so that reloading that page creates nothing).
+pub const NEW_KEY_COOKIE: &str = "warden_new_key";
 
 /// A signed-in user.
 pub struct Session {
