@@ -11,7 +11,7 @@ use axum::response::Response;
 use warden_model::{Principal, Scope};
 
 use super::here::Here;
-use super::{error_page, render, Chrome, Head};
+use super::{show, Chrome, Head};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -39,10 +39,7 @@ pub async fn access_page(
     Path(params): Path<HashMap<String, String>>,
 ) -> Response {
     let principal = params.get("principal").map(String::as_str).unwrap_or("");
-    match access_view(&state, &here, principal).await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => error_page(e),
-    }
+    show(StatusCode::OK, access_view(&state, &here, principal).await)
 }
 
 /// Names of roles, policies and teams, each read once per page.

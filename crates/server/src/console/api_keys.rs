@@ -15,7 +15,7 @@ use warden_store::Page;
 use super::here::{Here, Post};
 use super::session;
 use super::{
-    error_page, is_form_refusal, refusal_status, render, see_other, url_component, Chrome,
+    error_page, is_form_refusal, refusal_status, render, see_other, show, url_component, Chrome,
     FormState, Head,
 };
 use crate::error::ApiError;
@@ -252,10 +252,7 @@ pub async fn create_key(State(state): State<AppState>, headers: HeaderMap, post:
                 ""
             };
             let form = form.refused(e, &fields, fallback);
-            match keys_view(&state, &here, None, form, None).await {
-                Ok(page) => render(status, &page),
-                Err(e) => error_page(e),
-            }
+            show(status, keys_view(&state, &here, None, form, None).await)
         }
         Err(e) => error_page(e),
     }
@@ -318,11 +315,13 @@ async fn refused_at_top(state: &AppState, here: &Here, e: ApiError) -> Response 
         return error_page(e);
     }
     let status = refusal_status(&e);
-    match keys_view(state, here, None, FormState::default(), None).await {
-        Ok(mut page) => {
-            page.head.alert = Some(e.message);
-            render(status, &page)
-        }
-        Err(e) => error_page(e),
-    }
+    show(
+        status,
+        keys_view(state, here, None, FormState::default(), None)
+            .await
+            .map(|mut page| {
+                page.head.alert = Some(e.message);
+                page
+            }),
+    )
 }

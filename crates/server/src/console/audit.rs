@@ -11,7 +11,7 @@ use serde::Deserialize;
 use warden_model::Principal;
 
 use super::here::Here;
-use super::{error_page, render, url_component, Chrome, Head};
+use super::{show, url_component, Chrome, Head};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -50,10 +50,7 @@ pub async fn audit_page(
     here: Here,
     Query(q): Query<AuditQuery>,
 ) -> Response {
-    match audit_view(&state, &here, q).await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => error_page(e),
-    }
+    show(StatusCode::OK, audit_view(&state, &here, q).await)
 }
 
 async fn audit_view(state: &AppState, here: &Here, q: AuditQuery) -> Result<AuditPage, ApiError> {

@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::here::{Here, Post};
-use super::{error_page, render, see_other, url_component, Chrome, FormState, Head};
+use super::{error_page, render, see_other, show, url_component, Chrome, FormState, Head};
 use crate::error::ApiError;
 use crate::routes::projects::ProjectUpdate;
 use crate::state::AppState;
@@ -29,16 +29,22 @@ struct GeneralPage {
     delete_form: FormState,
 }
 
+/// `refused` is a refused form with the version it was opened on, which it keeps: saving
+/// again must not overwrite a change its user has not seen.
 fn general_view(
     state: &AppState,
     here: &Here,
-    form: Option<FormState>,
+    refused: Option<(FormState, Option<i64>)>,
     delete_form: FormState,
 ) -> Result<GeneralPage, ApiError> {
     let project = here
         .project
         .as_ref()
         .ok_or_else(|| ApiError::not_found("project", "?"))?;
+    let (form, version) = match refused {
+        Some((form, version)) => (Some(form), version),
+        None => (None, None),
+    };
     let form = form.unwrap_or_else(|| {
         let mut values = vec![
             ("name", project.name.clone()),
@@ -55,7 +61,7 @@ fn general_view(
         can_update: here.can(state, "project:update"),
         can_delete: here.can(state, "project:delete"),
         csrf: here.s.csrf.clone(),
-        version: project.version,
+        version: version.unwrap_or(project.version),
         form,
         delete_form,
     })
@@ -127,26 +133,10 @@ pub async fn save_general(State(state): State<AppState>, post: Post) -> Response
             let status = super::refusal_status(&e);
             let fields = [("name", "name"), ("description", "description")];
             let form = form.refused(e, &fields, "");
-            // The project as it is now, with the form as the user filled it in.
-            let fresh = match here.project.as_ref() {
-                Some(p) => state.store().get_project(p.id).await.ok(),
-                None => None,
-            };
-            let here = Here {
-                project: fresh.or(here.project),
-                ..here
-            };
-            match general_view(&state, &here, Some(form), FormState::default()) {
-                Ok(mut page) => {
-                    // Saving again must not overwrite what changed meanwhile unseen: keep
-                    // the version the form was opened on.
-                    if let Some(v) = version {
-                        page.version = v;
-                    }
-                    render(status, &page)
-                }
-                Err(e) => error_page(e),
-            }
+            show(
+                status,
+                general_view(&state, &here, Some((form, version)), FormState::default()),
+            )
         }
         Err(e) => error_page(e),
     }
@@ -172,10 +162,10 @@ pub async fn delete_project(State(state): State<AppState>, post: Post) -> Respon
             project.name
         );
         let delete_form = form.with_error("confirm", message);
-        return match general_view(&state, &here, None, delete_form) {
-            Ok(page) => render(StatusCode::UNPROCESSABLE_ENTITY, &page),
-            Err(e) => error_page(e),
-        };
+        return show(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            general_view(&state, &here, None, delete_form),
+        );
     }
     match crate::routes::projects::delete_project(&state, &here.s.caller, here.scope).await {
         Ok(w) => see_other(&format!(

@@ -15,7 +15,7 @@ use warden_store::{MemberFilter, MemberRecord, Page};
 
 use super::here::{Here, Post};
 use super::{
-    error_page, is_form_refusal, refusal_status, render, see_other, url_component, Chrome,
+    error_page, is_form_refusal, refusal_status, render, see_other, show, url_component, Chrome,
     FormState, Head,
 };
 use crate::error::ApiError;
@@ -140,7 +140,13 @@ async fn members_view(
             let principal = m.principal.to_string();
             let (chosen_role, error) = match &outcome.row {
                 Some((p, role, message)) if *p == principal => {
-                    (role.clone(), Some(message.clone()))
+                    // A refused removal tried no role: the row keeps its own.
+                    let role = if role.is_empty() {
+                        m.role_id.to_string()
+                    } else {
+                        role.clone()
+                    };
+                    (role, Some(message.clone()))
                 }
                 _ => (m.role_id.to_string(), None),
             };
@@ -322,10 +328,7 @@ pub async fn members_page(
 
 /// The page again after a form, with what it refused or issued, and `status`.
 async fn answer(state: &AppState, here: &Here, status: StatusCode, outcome: Outcome) -> Response {
-    match members_view(state, here, None, outcome).await {
-        Ok(page) => render(status, &page),
-        Err(e) => error_page(e),
-    }
+    show(status, members_view(state, here, None, outcome).await)
 }
 
 fn bad_principal(e: warden_model::PrincipalError) -> ApiError {
@@ -536,13 +539,15 @@ async fn refused_at_top(state: &AppState, here: &Here, e: ApiError) -> Response 
         return error_page(e);
     }
     let status = refusal_status(&e);
-    match members_view(state, here, None, Outcome::default()).await {
-        Ok(mut page) => {
-            page.head.alert = Some(e.message);
-            render(status, &page)
-        }
-        Err(e) => error_page(e),
-    }
+    show(
+        status,
+        members_view(state, here, None, Outcome::default())
+            .await
+            .map(|mut page| {
+                page.head.alert = Some(e.message);
+                page
+            }),
+    )
 }
 
 /// Makes another member Owner; the signed-in Owner is demoted (Admin in the org, Manager in

@@ -197,6 +197,14 @@ fn secure_headers(resp: &mut Response) {
     );
 }
 
+/// A page as built, or the error that stopped it as a page of its own.
+fn show(status: StatusCode, page: Result<impl Template, ApiError>) -> Response {
+    match page {
+        Ok(page) => render(status, &page),
+        Err(e) => error_page(e),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "console/error.html")]
 struct ErrorPage {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use warden_store::Page;
 
 use super::here::{Here, Post};
-use super::{error_page, render, see_other, url_component, Chrome, FormState, Head};
+use super::{error_page, render, see_other, show, url_component, Chrome, FormState, Head};
 use crate::error::ApiError;
 use crate::routes::projects::ProjectCreate;
 use crate::state::AppState;
@@ -138,8 +138,8 @@ pub async fn create_project(State(state): State<AppState>, post: Post) -> Respon
 
 /// The overview again, with the refused form as the user filled it in (422).
 async fn refused(state: &AppState, here: &Here, form: FormState) -> Response {
-    match org_view(state, here, None, form).await {
-        Ok(page) => render(StatusCode::UNPROCESSABLE_ENTITY, &page),
-        Err(e) => error_page(e),
-    }
+    show(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        org_view(state, here, None, form).await,
+    )
 }

@@ -14,8 +14,8 @@ use warden_store::{Page, PolicyRecord, RoleRecord};
 
 use super::here::{Here, Post};
 use super::{
-    error_page, is_form_refusal, quoted, refusal_status, render, see_other, url_component, Chrome,
-    FormState, Head,
+    error_page, is_form_refusal, quoted, refusal_status, render, see_other, show, url_component,
+    Chrome, FormState, Head,
 };
 use crate::error::ApiError;
 use crate::routes::policies::{PolicyCreate, PolicyUpdate};
@@ -217,10 +217,10 @@ async fn refused(
     role_form: FormState,
     policy_form: FormState,
 ) -> Response {
-    match roles_view(state, here, role_form, policy_form).await {
-        Ok(page) => render(status, &page),
-        Err(e) => error_page(e),
-    }
+    show(
+        status,
+        roles_view(state, here, role_form, policy_form).await,
+    )
 }
 
 /// Where a refusal of a role's form is shown: beside the field the API names, beside the
@@ -327,6 +327,20 @@ pub(super) fn posted_version(form: &FormState) -> Result<Option<i64>, ApiError> 
     }
 }
 
+/// An edit refused: the form with the refusal in its words beside its field, and the
+/// status to show it with.
+fn refused_edit(
+    e: ApiError,
+    form: FormState,
+    what: &str,
+    fields: &[(&str, &str)],
+    boxes: &'static str,
+) -> (StatusCode, FormState) {
+    let e = in_form_words(changed_meanwhile(e, what));
+    let (status, field) = (refusal_status(&e), fallback(&e, boxes));
+    (status, form.refused(e, fields, field))
+}
+
 /// The message for an edit refused because the object changed meanwhile.
 fn changed_meanwhile(mut e: ApiError, what: &str) -> ApiError {
     if e.code == "version_mismatch" {
@@ -356,11 +370,13 @@ struct RolePage {
     form: FormState,
 }
 
+/// `refused` is a refused form with the version it was opened on, which it keeps: saving
+/// again must not overwrite a change its user has not seen.
 async fn role_view(
     state: &AppState,
     here: &Here,
     id: RoleId,
-    form: Option<FormState>,
+    refused: Option<(FormState, Option<i64>)>,
 ) -> Result<RolePage, ApiError> {
     here.s
         .caller
@@ -405,6 +421,10 @@ async fn role_view(
         };
         permissions.push((key.clone(), source));
     }
+    let (form, version) = match refused {
+        Some((form, version)) => (Some(form), version),
+        None => (None, None),
+    };
     let form = form.unwrap_or_else(|| {
         let mut values = vec![
             ("name".to_owned(), role.name.clone()),
@@ -427,7 +447,7 @@ async fn role_view(
         policies,
         can_update: !predefined && here.can(state, "role:update"),
         csrf: here.s.csrf.clone(),
-        version: role.version,
+        version: version.unwrap_or(role.version),
         form,
     })
 }
@@ -441,10 +461,7 @@ pub async fn role_page(
         Ok(id) => id,
         Err(e) => return error_page(e),
     };
-    match role_view(&state, &here, id, None).await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => error_page(e),
-    }
+    show(StatusCode::OK, role_view(&state, &here, id, None).await)
 }
 
 pub async fn save_role(
@@ -473,18 +490,11 @@ pub async fn save_role(
             url_component(&w.value.name)
         )),
         Err(e) if is_form_refusal(&e) => {
-            let e = in_form_words(changed_meanwhile(e, "role"));
-            let (status, field) = (refusal_status(&e), fallback(&e, "policy_ids"));
-            let form = form.refused(e, ROLE_FIELDS, field);
-            match role_view(&state, &here, id, Some(form)).await {
-                Ok(mut page) => {
-                    if let Some(v) = version {
-                        page.version = v;
-                    }
-                    render(status, &page)
-                }
-                Err(e) => error_page(e),
-            }
+            let (status, form) = refused_edit(e, form, "role", ROLE_FIELDS, "policy_ids");
+            show(
+                status,
+                role_view(&state, &here, id, Some((form, version))).await,
+            )
         }
         Err(e) => error_page(e),
     }
@@ -508,11 +518,13 @@ struct PolicyPage {
     form: FormState,
 }
 
+/// `refused` is a refused form with the version it was opened on, which it keeps: saving
+/// again must not overwrite a change its user has not seen.
 async fn policy_view(
     state: &AppState,
     here: &Here,
     id: PolicyId,
-    form: Option<FormState>,
+    refused: Option<(FormState, Option<i64>)>,
 ) -> Result<PolicyPage, ApiError> {
     here.s
         .caller
@@ -528,6 +540,10 @@ async fn policy_view(
             }
         }
     }
+    let (form, version) = match refused {
+        Some((form, version)) => (Some(form), version),
+        None => (None, None),
+    };
     let form = form.unwrap_or_else(|| {
         let mut values = vec![
             ("name".to_owned(), policy.name.clone()),
@@ -550,7 +566,7 @@ async fn policy_view(
         can_update: !predefined && here.can(state, "policy:update"),
         matrix: matrix(state, here),
         csrf: here.s.csrf.clone(),
-        version: policy.version,
+        version: version.unwrap_or(policy.version),
         form,
     })
 }
@@ -564,10 +580,7 @@ pub async fn policy_page(
         Ok(id) => id,
         Err(e) => return error_page(e),
     };
-    match policy_view(&state, &here, id, None).await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => error_page(e),
-    }
+    show(StatusCode::OK, policy_view(&state, &here, id, None).await)
 }
 
 pub async fn save_policy(
@@ -601,18 +614,11 @@ pub async fn save_policy(
             url_component(&w.value.name)
         )),
         Err(e) if is_form_refusal(&e) => {
-            let e = in_form_words(changed_meanwhile(e, "policy"));
-            let (status, field) = (refusal_status(&e), fallback(&e, "permission_ids"));
-            let form = form.refused(e, POLICY_FIELDS, field);
-            match policy_view(&state, &here, id, Some(form)).await {
-                Ok(mut page) => {
-                    if let Some(v) = version {
-                        page.version = v;
-                    }
-                    render(status, &page)
-                }
-                Err(e) => error_page(e),
-            }
+            let (status, form) = refused_edit(e, form, "policy", POLICY_FIELDS, "permission_ids");
+            show(
+                status,
+                policy_view(&state, &here, id, Some((form, version))).await,
+            )
         }
         Err(e) => error_page(e),
     }
@@ -670,13 +676,15 @@ async fn deleted_or_refused(
             let message = in_use_message(state, here, &e, what)
                 .await
                 .unwrap_or(e.message);
-            match roles_view(state, here, FormState::default(), FormState::default()).await {
-                Ok(mut page) => {
-                    page.head.alert = Some(message);
-                    render(status, &page)
-                }
-                Err(e) => error_page(e),
-            }
+            show(
+                status,
+                roles_view(state, here, FormState::default(), FormState::default())
+                    .await
+                    .map(|mut page| {
+                        page.head.alert = Some(message);
+                        page
+                    }),
+            )
         }
         Err(e) => error_page(e),
     }

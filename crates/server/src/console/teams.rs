@@ -14,7 +14,7 @@ use warden_store::{MemberFilter, Page, TeamRecord};
 
 use super::here::{Here, Post};
 use super::{
-    error_page, is_form_refusal, refusal_status, render, see_other, url_component, Chrome,
+    error_page, is_form_refusal, refusal_status, render, see_other, show, url_component, Chrome,
     FormState, Head,
 };
 use crate::error::ApiError;
@@ -103,10 +103,7 @@ pub async fn create_team(State(state): State<AppState>, post: Post) -> Response 
         Err(e) if is_form_refusal(&e) => {
             let status = refusal_status(&e);
             let form = form.refused(e, TEAM_FIELDS, "");
-            match teams_view(&state, &here, form).await {
-                Ok(page) => render(status, &page),
-                Err(e) => error_page(e),
-            }
+            show(status, teams_view(&state, &here, form).await)
         }
         Err(e) => error_page(e),
     }
@@ -132,6 +129,8 @@ struct TeamPage {
     can_update: bool,
     can_delete: bool,
     csrf: String,
+    /// The version the settings form carries.
+    version: i64,
     form: FormState,
     add_form: FormState,
 }
@@ -140,6 +139,9 @@ struct TeamPage {
 #[derive(Default)]
 struct TeamForms {
     settings: Option<FormState>,
+    /// The version a refused settings form was opened on, which it keeps: saving again
+    /// must not overwrite a change its user has not seen.
+    version: Option<i64>,
     add: FormState,
     alert: Option<String>,
 }
@@ -212,6 +214,7 @@ async fn team_view(
             ("description", team.description.clone()),
         ])
     });
+    let version = forms.version.unwrap_or(team.version);
     let mut head = here.head(state, "teams", format!("Team “{}”", team.name));
     head.alert = forms.alert;
     Ok(TeamPage {
@@ -224,6 +227,7 @@ async fn team_view(
         can_update: here.can(state, "team:update"),
         can_delete: here.can(state, "team:delete"),
         csrf: here.s.csrf.clone(),
+        version,
         form,
         add_form: forms.add,
     })
@@ -278,10 +282,7 @@ async fn team_refused(
     let status = refusal_status(&e);
     let mut forms = TeamForms::default();
     place(e, &mut forms);
-    match team_view(state, here, team_ref, forms).await {
-        Ok(page) => render(status, &page),
-        Err(e) => error_page(e),
-    }
+    show(status, team_view(state, here, team_ref, forms).await)
 }
 
 pub async fn save_team(
@@ -320,6 +321,7 @@ pub async fn save_team(
             }
             team_refused(&state, &here, team_ref, e, |e, f| {
                 f.settings = Some(form.refused(e, TEAM_FIELDS, ""));
+                f.version = version;
             })
             .await
         }

@@ -24,6 +24,8 @@ pub struct Got {
     pub location: Option<String>,
     pub set_cookies: Vec<String>,
     pub retry_after: Option<String>,
+    /// Every header of the answer.
+    pub headers: reqwest::header::HeaderMap,
     pub body: String,
 }
 
@@ -83,6 +85,7 @@ impl Browser {
                 .get(RETRY_AFTER)
                 .map(|v| v.to_str().unwrap().to_owned()),
             set_cookies,
+            headers: r.headers().clone(),
             body: r.text().await.unwrap(),
         }
     }
@@ -169,4 +172,71 @@ pub async fn project_names(app: &TestApp, org: &str) -> Vec<String> {
         .await
         .unwrap();
     r.items.into_iter().map(|p| p.name).collect()
+}
+
+/// The id of the user `email` in Acme, read through the members API.
+pub async fn user_id(app: &TestApp, email: &str) -> String {
+    let members = app
+        .owner
+        .list_all(&app.org_path("/members?principal_type=user"))
+        .await
+        .unwrap();
+    let m = members
+        .iter()
+        .find(|m| m["email"] == email)
+        .unwrap_or_else(|| panic!("{email} is no member of Acme: {members:?}"));
+    m["principal_id"].as_str().unwrap().to_owned()
+}
+
+/// A user of Acme holding its Owner role, with [`PASSWORD`] (invited as Admin, then made
+/// Owner by Acme's Owner key); returns its id.
+pub async fn acme_owner(app: &TestApp, email: &str) -> String {
+    member(app, email, "Admin").await;
+    let id = user_id(app, email).await;
+    let r = app
+        .owner
+        .put(
+            &app.org_path(&format!("/members/user:{id}")),
+            &json!({"role_id": "Owner"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    id
+}
+
+/// A browser signed in as `email` (whose password is [`PASSWORD`]).
+pub async fn signed_in(app: &TestApp, email: &str) -> Browser {
+    let mut b = Browser::new(app);
+    let r = b.sign_in(email, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    b
+}
+
+/// The value of the option labelled `label` of the select whose id is `select_id`.
+pub fn option_value(html: &str, select_id: &str, label: &str) -> String {
+    let start = html
+        .find(&format!("id=\"{select_id}\""))
+        .unwrap_or_else(|| panic!("no select `{select_id}` in:\n{html}"));
+    let end = start + html[start..].find("</select>").unwrap();
+    let select = &html[start..end];
+    let at = select
+        .find(&format!(">{label}</option>"))
+        .unwrap_or_else(|| panic!("no option `{label}` in select `{select_id}`:\n{select}"));
+    let from = select[..at].rfind("value=\"").unwrap() + "value=\"".len();
+    select[from..from + select[from..].find('"').unwrap()].to_owned()
+}
+
+/// The tokens of the invitation links a page shows, in order.
+pub fn accept_tokens(html: &str) -> Vec<String> {
+    let marker = "/console/invitations/accept?token=";
+    html.match_indices(marker)
+        .map(|(at, _)| {
+            let rest = &html[at + marker.len()..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                .unwrap_or(rest.len());
+            rest[..end].to_owned()
+        })
+        .collect()
 }
