@@ -258,6 +258,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             if let Some(ms) = settings.file.consistency_wait_ms {
                 config.consistency_wait = std::time::Duration::from_millis(ms);
             }
+            settings
+                .file
+                .limits
+                .apply(&mut config)
+                .map_err(|e| anyhow::anyhow!(e))?;
             let app = warden_server::build(config).await.with_context(|| {
                 format!(
                     "cannot open the database `{}`",

@@ -82,7 +82,39 @@ impl Caller {
             .ok_or_else(|| {
                 ApiError::unauthenticated("the `Authorization` header must be `Bearer <key>`")
             })?;
-        Self::from_secret(state, secret).await
+        // A client address that keeps presenting keys that do not authenticate is refused
+        // for a while before any database lookup (see `throttle`); a key authenticated
+        // from memory costs nothing and still passes, so that a client sharing the
+        // address with a guesser keeps working while its key is cached.
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let now = std::time::Instant::now();
+        let cached = || {
+            state
+                .keys()
+                .get(&warden_store::hash_secret(secret))
+                .is_some()
+        };
+        if let Some(peer) = &peer {
+            let locked = state.key_failures().check(peer, now).err();
+            if let Some(wait) = locked.filter(|_| !cached()) {
+                return Err(ApiError::too_many(
+                    format!(
+                        "too many requests from this address with API keys that are unknown, invalidated or expired: try again in {wait} s with a valid key"
+                    ),
+                    wait,
+                ));
+            }
+        }
+        let caller = Self::from_secret(state, secret).await;
+        if let (Err(e), Some(peer)) = (&caller, &peer) {
+            if e.status == StatusCode::UNAUTHORIZED {
+                state.key_failures().failed(peer, now);
+            }
+        }
+        caller
     }
 
     /// The caller a key's secret authenticates (the console's session cookie holds one).

@@ -24,6 +24,59 @@ pub struct FileConfig {
     pub consistency_wait_ms: Option<u64>,
     #[serde(default)]
     pub auth: AuthSettings,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// What one request may take; each is optional, with the default in its comment.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// The largest request body, in bytes (413 past it). Default 1 MiB.
+    pub body_bytes: Option<usize>,
+    /// The largest request line and headers together, in bytes (431). Default 16 KiB.
+    pub header_bytes: Option<usize>,
+    /// The longest a request may take, body reading included, in milliseconds (408).
+    /// Default 30000.
+    pub request_timeout_ms: Option<u64>,
+    /// Requests handled at once by one instance (503 `overloaded` past it). Default 1024.
+    pub concurrent_requests: Option<usize>,
+    /// Failed API key authentications per client address per minute before its requests
+    /// are refused (429). Default 30.
+    pub failed_auth_per_minute: Option<u32>,
+}
+
+impl Limits {
+    /// Applies the limits given to `config`; a zero is refused, naming the key.
+    pub fn apply(&self, config: &mut crate::ServerConfig) -> Result<(), String> {
+        fn positive<T: PartialEq + Default + Copy>(
+            key: &str,
+            v: Option<T>,
+        ) -> Result<Option<T>, String> {
+            match v {
+                Some(v) if v == T::default() => Err(format!(
+                    "`limits.{key}` in the config file must be at least 1"
+                )),
+                v => Ok(v),
+            }
+        }
+        if let Some(v) = positive("body_bytes", self.body_bytes)? {
+            config.body_limit = v;
+        }
+        if let Some(v) = positive("header_bytes", self.header_bytes)? {
+            config.max_header_bytes = v;
+        }
+        if let Some(v) = positive("request_timeout_ms", self.request_timeout_ms)? {
+            config.request_timeout = std::time::Duration::from_millis(v);
+        }
+        if let Some(v) = positive("concurrent_requests", self.concurrent_requests)? {
+            config.max_concurrent_requests = v;
+        }
+        if let Some(v) = positive("failed_auth_per_minute", self.failed_auth_per_minute)? {
+            config.failed_auth_limit = v;
+        }
+        Ok(())
+    }
 }
 
 /// Who gets what on arrival.
@@ -80,6 +133,29 @@ mod tests {
         assert!(c.auth.is_admin("ada@acme.test"));
         assert!(!c.auth.is_admin("bob@acme.test"));
         assert_eq!(c.auth.default_team.as_deref(), Some("everyone"));
+    }
+
+    #[test]
+    fn limits_apply_and_zero_is_refused() {
+        let c = FileConfig::parse(
+            "w.toml",
+            "[limits]\nbody_bytes = 2048\nheader_bytes = 4096\nrequest_timeout_ms = 1500\nconcurrent_requests = 8\nfailed_auth_per_minute = 3\n",
+        )
+        .unwrap();
+        let cat = std::sync::Arc::new(warden_model::Catalogue::default_llmops());
+        let mut config = crate::ServerConfig::new("sqlite://x.db", cat);
+        c.limits.apply(&mut config).unwrap();
+        assert_eq!(config.body_limit, 2048);
+        assert_eq!(config.max_header_bytes, 4096);
+        assert_eq!(
+            config.request_timeout,
+            std::time::Duration::from_millis(1500)
+        );
+        assert_eq!(config.max_concurrent_requests, 8);
+        assert_eq!(config.failed_auth_limit, 3);
+        let zero = FileConfig::parse("w.toml", "[limits]\nconcurrent_requests = 0\n").unwrap();
+        let err = zero.limits.apply(&mut config).unwrap_err();
+        assert!(err.contains("limits.concurrent_requests"), "{err}");
     }
 
     #[test]

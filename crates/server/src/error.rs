@@ -86,6 +86,19 @@ impl ApiError {
         e
     }
 
+    /// 503 when this instance already handles as many requests as it may at once.
+    pub fn overloaded(limit: usize) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            format!(
+                "this instance is handling {limit} requests already, its limit; retry in a moment, or spread the load over more instances"
+            ),
+        );
+        e.retry_after = Some(1);
+        e
+    }
+
     pub fn unavailable(message: impl Into<String>) -> Self {
         let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message);
         e.retry_after = Some(1);

@@ -16,7 +16,6 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use warden_model::Catalogue;
 use warden_store::Store;
@@ -27,6 +26,7 @@ pub mod console;
 pub mod error;
 pub mod extract;
 mod keycache;
+pub mod limits;
 pub mod openapi;
 pub mod respond;
 pub mod routes;
@@ -56,6 +56,13 @@ pub struct ServerConfig {
     /// How long a decision asking for a `min_revision` the engine has not reached waits
     /// before it is answered 503.
     pub consistency_wait: Duration,
+    /// The largest request head (request line and headers) accepted, in bytes (431 past it).
+    pub max_header_bytes: usize,
+    /// Requests handled at once; one more is refused (503 `overloaded`), not queued.
+    pub max_concurrent_requests: usize,
+    /// Failed API key authentications allowed per client address within a minute before
+    /// its requests are refused (429).
+    pub failed_auth_limit: u32,
 }
 
 impl ServerConfig {
@@ -70,6 +77,9 @@ impl ServerConfig {
             invitation_lifetime: Duration::from_secs(7 * 24 * 3600),
             auth: config::AuthSettings::default(),
             consistency_wait: Duration::from_secs(2),
+            max_header_bytes: 16 * 1024,
+            max_concurrent_requests: 1024,
+            failed_auth_limit: 30,
         }
     }
 }
@@ -98,7 +108,7 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
         .fallback(routes::meta::no_route)
         .method_not_allowed_fallback(routes::meta::wrong_method)
         .layer(DefaultBodyLimit::max(config.body_limit))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, config.request_timeout))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::enforce))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -120,6 +130,9 @@ impl App {
         let app = router(self.state.clone(), &self.config);
         let addr: Option<SocketAddr> = listener.local_addr().ok();
         tracing::info!(?addr, "warden listening");
+        // The peer's address is kept with each request: failed authentications are
+        // throttled by client address.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;

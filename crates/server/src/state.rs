@@ -17,6 +17,7 @@ use warden_model::Catalogue;
 use warden_store::{Backend, ChangeListener, Heard, Store, StoreError};
 
 use crate::keycache::{may_change_keys, KeyCache};
+use crate::throttle::Throttle;
 use crate::ServerConfig;
 
 /// Everything a handler needs. Cheap to clone.
@@ -29,7 +30,10 @@ pub(crate) struct Inner {
     pub engine: Follower,
     pub config: ServerConfig,
     pub invitations: InvitationSettings,
-    pub sign_ins: crate::throttle::SignInThrottle,
+    pub sign_ins: Throttle,
+    pub key_failures: Throttle,
+    /// Requests being handled, bounded by `ServerConfig::max_concurrent_requests`.
+    pub in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 /// How invitations behave in this deployment.
@@ -62,9 +66,11 @@ impl AppState {
             store,
             catalogue,
             engine,
-            config,
             invitations,
-            sign_ins: Default::default(),
+            sign_ins: Throttle::sign_ins(),
+            key_failures: Throttle::new(config.failed_auth_limit, crate::throttle::KEY_WINDOW),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_requests)),
+            config,
         })))
     }
 
@@ -101,9 +107,19 @@ impl AppState {
         &self.0.catalogue
     }
 
-    /// Failed sign-ins, for throttling.
-    pub fn sign_ins(&self) -> &crate::throttle::SignInThrottle {
+    /// Failed sign-ins, by account, for throttling.
+    pub fn sign_ins(&self) -> &Throttle {
         &self.0.sign_ins
+    }
+
+    /// The slots of requests handled at once.
+    pub fn in_flight(&self) -> &tokio::sync::Semaphore {
+        &self.0.in_flight
+    }
+
+    /// Failed API key authentications, by client address, for throttling.
+    pub fn key_failures(&self) -> &Throttle {
+        &self.0.key_failures
     }
 
     /// How invitations behave.

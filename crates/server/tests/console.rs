@@ -230,7 +230,7 @@ async fn wrong_passwords_are_throttled_per_account_in_the_console_and_the_api() 
     let app = spawn_app().await;
     member(&app, "bea@acme.test", "Member").await;
     let mut b = Browser::new(&app);
-    for _ in 0..warden_server::throttle::MAX_FAILURES {
+    for _ in 0..warden_server::throttle::SIGN_IN_FAILURES {
         let r = b.sign_in("bea@acme.test", "guess").await;
         assert_eq!(r.status, 401);
     }

@@ -93,7 +93,8 @@ pub async fn sign_in(
     org_id: Option<&str>,
 ) -> Result<(UserId, OrgId), ApiError> {
     let now = std::time::Instant::now();
-    if let Err(wait) = state.sign_ins().attempt(email, now) {
+    let account = crate::throttle::account(email);
+    if let Err(wait) = state.sign_ins().attempt(&account, now) {
         return Err(ApiError::too_many(
             format!(
                 "too many wrong passwords for this account: try again in {} minute(s)",
@@ -106,7 +107,7 @@ pub async fn sign_in(
     let Some((user, orgs)) = state.store().check_password(email, password).await? else {
         return Err(wrong());
     };
-    state.sign_ins().succeeded(email);
+    state.sign_ins().succeeded(&account);
     let org = match org_id {
         Some(o) => {
             let o = OrgId::parse(o)?;
