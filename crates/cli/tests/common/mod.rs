@@ -34,6 +34,20 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// Kills the process with SIGKILL (what `Child::kill` sends on Unix: no shutdown, no
+    /// flush, as a crash or the OOM killer would) and reaps it; returns how it ended.
+    pub fn kill(&mut self) -> std::process::ExitStatus {
+        let _ = self.child.kill();
+        self.child.wait().expect("reap warden serve")
+    }
+
+    /// The process id, to read its resident size.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 /// Starts `warden serve` in `dir` (so its default database is `dir/warden.db`) with `extra`
 /// flags, and waits for it to print its address.
 pub fn serve(dir: &std::path::Path, extra: &[&str]) -> Server {
