@@ -111,9 +111,9 @@ async fn sigterm_finishes_in_flight_requests_and_loses_nothing() {
         .await
         .unwrap()
         .expect("the in-flight request got its answer");
-    assert_eq!(slow.status(), 503);
+    assert_eq!(slow.status(), 422);
     let body: Value = slow.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "not_consistent", "{body}");
+    assert_eq!(body["error"]["code"], "unknown_revision", "{body}");
     let status = tokio::task::spawn_blocking(move || child.wait())
         .await
         .unwrap()

@@ -182,6 +182,7 @@ pub const DEFAULT_PAGE: u32 = 50;
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// How many items to return: 1 to 100, default 50.
+    #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

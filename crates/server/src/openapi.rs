@@ -1,5 +1,9 @@
 //! The OpenAPI 3.1 document, built from the route table and the types of the bodies, so that
 //! it cannot drift from what the server serves.
+//!
+//! Request bodies and query strings are described as they are deserialized, answers as they
+//! are serialized (a field skipped when empty is not required, a field with a default is
+//! optional only in a request); a type described differently by the two gets two schemas.
 
 use schemars::generate::SchemaSettings;
 use serde_json::{json, Map, Value};
@@ -31,7 +35,8 @@ pub fn document_for(specs: &[RouteSpec]) -> Value {
     // OpenAPI 3.1 schemas are JSON Schema 2020-12, with definitions under components.
     let mut settings = SchemaSettings::draft2020_12();
     settings.definitions_path = "#/components/schemas/".into();
-    let mut generator = settings.into_generator();
+    let mut generator = settings.clone().for_deserialize().into_generator();
+    let mut answers = settings.for_serialize().into_generator();
     let mut paths: Map<String, Value> = Map::new();
     for spec in specs {
         let mut params = path_params(spec.path);
@@ -63,7 +68,7 @@ pub fn document_for(specs: &[RouteSpec]) -> Value {
         let status = spec.status.to_string();
         let success = match spec.response {
             Some(f) => {
-                let schema: Value = f(&mut generator).into();
+                let schema: Value = f(&mut answers).into();
                 json!({"description": "success", "content": {"application/json": {"schema": schema}}})
             }
             None => {
@@ -106,8 +111,25 @@ pub fn document_for(specs: &[RouteSpec]) -> Value {
             e.insert(spec.method.as_str().to_lowercase(), operation);
         }
     }
-    let schemas: Map<String, Value> = generator.take_definitions(true);
-    let mut schemas = schemas;
+    let mut schemas: Map<String, Value> = generator.take_definitions(true);
+    let renamed = merge_definitions(&mut schemas, answers.take_definitions(true));
+    if !renamed.is_empty() {
+        for item in paths.values_mut() {
+            for operation in item
+                .as_object_mut()
+                .into_iter()
+                .flat_map(|o| o.values_mut())
+            {
+                for (status, response) in
+                    operation["responses"].as_object_mut().into_iter().flatten()
+                {
+                    if !status.ends_with("XX") {
+                        rename_refs(response, &renamed);
+                    }
+                }
+            }
+        }
+    }
     schemas.insert(
         "Error".into(),
         json!({
@@ -143,6 +165,64 @@ pub fn document_for(specs: &[RouteSpec]) -> Value {
     })
 }
 
+const SCHEMAS: &str = "#/components/schemas/";
+
+/// Adds the answers' definitions to the requests'. A name both define alike is kept once; a
+/// type they describe differently (a field required in one and not the other) is added as
+/// `<Name>Answer`, and the answers' references to it are renamed. Returns the renames.
+fn merge_definitions(
+    schemas: &mut Map<String, Value>,
+    answers: Map<String, Value>,
+) -> Map<String, Value> {
+    let mut renamed = Map::new();
+    for (name, schema) in &answers {
+        if schemas.get(name).is_some_and(|s| s != schema) {
+            let mut new = format!("{name}Answer");
+            let mut n = 2;
+            while schemas.contains_key(&new) || answers.contains_key(&new) {
+                new = format!("{name}Answer{n}");
+                n += 1;
+            }
+            renamed.insert(
+                format!("{SCHEMAS}{name}"),
+                Value::from(format!("{SCHEMAS}{new}")),
+            );
+        }
+    }
+    for (name, mut schema) in answers {
+        rename_refs(&mut schema, &renamed);
+        let target = match renamed
+            .get(&format!("{SCHEMAS}{name}"))
+            .and_then(Value::as_str)
+        {
+            Some(new) => new.trim_start_matches(SCHEMAS).to_owned(),
+            None => name,
+        };
+        schemas.entry(target).or_insert(schema);
+    }
+    renamed
+}
+
+/// Points every `$ref` of `value` that `renamed` maps to its new target.
+fn rename_refs(value: &mut Value, renamed: &Map<String, Value>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match (key.as_str(), &*v) {
+                    ("$ref", Value::String(target)) => {
+                        if let Some(new) = renamed.get(target) {
+                            *v = new.clone();
+                        }
+                    }
+                    _ => rename_refs(v, renamed),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| rename_refs(v, renamed)),
+        _ => {}
+    }
+}
+
 fn operation_id(spec: &RouteSpec) -> String {
     let mut id = spec.method.as_str().to_lowercase();
     for seg in spec.path.split('/').filter(|s| !s.is_empty() && *s != "v1") {
@@ -150,4 +230,44 @@ fn operation_id(spec: &RouteSpec) -> String {
         id.push_str(&seg.replace(['{', '}', '.', '-'], ""));
     }
     id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_type_described_differently_for_answers_gets_a_second_name() {
+        let mut schemas = Map::new();
+        schemas.insert("Same".into(), json!({"type": "string"}));
+        schemas.insert("Item".into(), json!({"required": ["a"]}));
+        let mut answers = Map::new();
+        answers.insert("Same".into(), json!({"type": "string"}));
+        answers.insert("Item".into(), json!({"required": ["a", "b"]}));
+        answers.insert(
+            "Page".into(),
+            json!({"items": {"$ref": "#/components/schemas/Item"}}),
+        );
+        let renamed = merge_definitions(&mut schemas, answers);
+        assert_eq!(
+            renamed,
+            json!({"#/components/schemas/Item": "#/components/schemas/ItemAnswer"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+        );
+        assert_eq!(schemas["Same"], json!({"type": "string"}));
+        assert_eq!(schemas["Item"], json!({"required": ["a"]}));
+        assert_eq!(schemas["ItemAnswer"], json!({"required": ["a", "b"]}));
+        assert_eq!(
+            schemas["Page"],
+            json!({"items": {"$ref": "#/components/schemas/ItemAnswer"}})
+        );
+        let mut response = json!({"schema": {"$ref": "#/components/schemas/Item"}});
+        rename_refs(&mut response, &renamed);
+        assert_eq!(
+            response["schema"]["$ref"],
+            "#/components/schemas/ItemAnswer"
+        );
+    }
 }

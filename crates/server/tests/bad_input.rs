@@ -1059,3 +1059,80 @@ async fn unknown_query_parameters_are_refused() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Decisions
+// ---------------------------------------------------------------------------------------
+
+/// Found by schemathesis: a `min_revision` beyond every revision ever written was answered
+/// 503 `not_consistent` ("retry shortly") once the wait ran out, though no retry can reach
+/// it. It is refused with 422 `unknown_revision`, naming the field and the latest revision,
+/// on every decision route; a revision written is still answered.
+#[tokio::test]
+async fn a_min_revision_never_written_is_refused_not_retried() {
+    let app = common::spawn_app_with_config(warden_model::Catalogue::default_llmops(), |c| {
+        c.consistency_wait = std::time::Duration::from_millis(50);
+    })
+    .await;
+    let project = app.project("Decisions").await;
+    let me = app.owner.get("/v1/me").await.unwrap().body;
+    let principal = me["principal"].as_str().unwrap().to_owned();
+    let key_id = principal.trim_start_matches("api_key:").to_owned();
+    let written = app.revision().await;
+    let never = written + 1000;
+    let question =
+        json!({"principal": principal, "permission": "dataset:read", "project_id": project});
+    let evaluation = json!({
+        "subject": {"type": "api_key", "id": key_id},
+        "action": {"name": "dataset:read"},
+        "resource": {"type": "project", "id": project},
+    });
+    let with_revision = |body: &Value, field: &str, rev: u64| {
+        let mut body = body.clone();
+        match field {
+            "min_revision" => body["min_revision"] = json!(rev),
+            _ => body["context"] = json!({"min_revision": rev}),
+        }
+        body
+    };
+    let routes: [(&str, Value, &str); 5] = [
+        ("/v1/check", question.clone(), "min_revision"),
+        ("/v1/explain", question.clone(), "min_revision"),
+        (
+            "/v1/check/batch",
+            json!({"checks": [question]}),
+            "min_revision",
+        ),
+        (
+            "/access/v1/evaluation",
+            evaluation.clone(),
+            "context.min_revision",
+        ),
+        (
+            "/access/v1/evaluations",
+            json!({"evaluations": [evaluation]}),
+            "context.min_revision",
+        ),
+    ];
+    for (path, body, field) in routes {
+        let r = app
+            .owner
+            .post(path, &with_revision(&body, field, never))
+            .await
+            .unwrap();
+        assert_error(&r, 422, "unknown_revision");
+        assert_eq!(r.body["error"]["details"]["field"], field, "{path}");
+        assert_eq!(r.body["error"]["details"]["latest"], written, "{path}");
+        assert!(
+            r.error_message().unwrap().contains(&never.to_string()),
+            "{path}: {:?}",
+            r.body
+        );
+        let r = app
+            .owner
+            .post(path, &with_revision(&body, field, written))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+    }
+}

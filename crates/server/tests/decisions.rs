@@ -112,9 +112,10 @@ async fn check_answers_with_its_revision_and_sees_every_acknowledged_write() {
     let r = check(c, json!({"principal": format!("user:{}", w.bob), "permission": "dataset:read", "project_id": w.project, "min_revision": rev})).await;
     assert_eq!(r.body["allowed"], true);
     assert!(r.body["revision"].as_u64().unwrap() >= rev);
+    // A revision never written cannot be waited for: refused, not "retry shortly".
     let r = check(c, json!({"principal": format!("user:{}", w.bob), "permission": "dataset:read", "project_id": w.project, "min_revision": rev + 1000})).await;
-    assert_error(&r, 503, "not_consistent");
-    assert!(r.headers.get("retry-after").is_some());
+    assert_error(&r, 422, "unknown_revision");
+    assert_eq!(r.body["error"]["details"]["latest"], rev);
 }
 
 #[tokio::test]

@@ -101,7 +101,8 @@ async fn a_request_beyond_the_concurrency_limit_is_refused_at_once_not_queued() 
         .contains("handling 1 requests already"));
     // Once it is answered, the slot is free again.
     let first = holder.await.unwrap().unwrap();
-    assert_eq!(first.status(), 503, "the held check ends as not consistent");
+    // Once its wait is over, a revision never written is refused (422 `unknown_revision`).
+    assert_eq!(first.status(), 422, "the held check ends refused");
     let r = http
         .get(format!("{}/healthz", app.base))
         .send()

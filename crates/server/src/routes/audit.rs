@@ -45,7 +45,10 @@ pub fn routes() -> Vec<Route> {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
+    /// How many events to return: 1 to 100, default 50.
+    #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Who made the change: `api_key:<id>`, `user:<id>`, `system:bootstrap`.
     pub actor: Option<String>,
@@ -126,7 +129,8 @@ async fn list(
         return Err(ApiError::bad_request(
             "invalid_query",
             format!("`limit` must be between 1 and {MAX_PAGE}; it was {limit}"),
-        ));
+        )
+        .with_field("limit"));
     }
     let before = match q.cursor.as_deref() {
         None | Some("") => None,

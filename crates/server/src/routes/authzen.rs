@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use warden_engine::Index;
 use warden_model::{OrgId, Principal, ProjectId, Scope};
 
-use super::decisions::MAX_BATCH;
+use super::decisions::{not_reached, MAX_BATCH};
 use super::{op, Route};
 use crate::auth::{Caller, Named};
 use crate::error::ApiError;
@@ -109,7 +109,8 @@ pub struct Evaluation {
     pub subject: Subject,
     pub action: Action,
     pub resource: Resource,
-    /// `min_revision` here makes the answer wait for that revision.
+    /// `min_revision` here makes the answer wait for that revision (503 if it is not reached
+    /// within the configured wait, 422 if no such revision has been written).
     #[serde(default)]
     pub context: Option<Map<String, Value>>,
 }
@@ -218,12 +219,17 @@ async fn snapshot(
     }
     match min {
         None => Ok(state.engine()),
-        Some(rev) => state.at_least(rev).await?.ok_or_else(|| {
-            ApiError::unavailable(format!(
-                "not yet consistent: revision {rev} has not been applied yet; retry shortly"
-            ))
-            .with_code("not_consistent")
-        }),
+        Some(rev) => match state.at_least(rev).await? {
+            Some(snapshot) => Ok(snapshot),
+            None => Err(not_reached(state, rev, "context.min_revision")
+                .await
+                .unwrap_or_else(|| {
+                    ApiError::unavailable(format!(
+                        "not yet consistent: revision {rev} has not been applied yet; retry shortly"
+                    ))
+                    .with_code("not_consistent")
+                })),
+        },
     }
 }
 

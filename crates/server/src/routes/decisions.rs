@@ -92,9 +92,13 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-/// One question.
+/// One question, in exactly one scope: `project_id` or `org_id`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    {"required": ["project_id"], "properties": {"project_id": {"type": "string"}}},
+    {"required": ["org_id"], "properties": {"org_id": {"type": "string"}}},
+]))]
 pub struct CheckRequest {
     /// `user:<id>`, `team:<id>` or `api_key:<id>`.
     pub principal: String,
@@ -105,7 +109,8 @@ pub struct CheckRequest {
     /// The organization to decide in (give this or `project_id`).
     pub org_id: Option<String>,
     /// Answer only once the engine has applied at least this revision (a write's
-    /// `Warden-Revision`); 503 if it has not within the configured wait.
+    /// `Warden-Revision`); 503 if it has not within the configured wait, 422 if no such
+    /// revision has been written.
     pub min_revision: Option<u64>,
 }
 
@@ -117,9 +122,14 @@ pub struct CheckResponse {
     pub revision: u64,
 }
 
-/// One question of a batch. Its strings borrow from the request body.
+/// One question of a batch, in exactly one scope: `project_id` or `org_id`. Its strings
+/// borrow from the request body.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    {"required": ["project_id"], "properties": {"project_id": {"type": "string"}}},
+    {"required": ["org_id"], "properties": {"org_id": {"type": "string"}}},
+]))]
 pub struct BatchItem<'a> {
     #[serde(borrow)]
     pub principal: Cow<'a, str>,
@@ -146,6 +156,9 @@ pub struct BatchRequest<'a> {
     /// 1 to 1,000 checks.
     #[serde(borrow)]
     pub checks: Vec<BatchItem<'a>>,
+    /// Answer only once the engine has applied at least this revision (a write's
+    /// `Warden-Revision`); 503 if it has not within the configured wait, 422 if no such
+    /// revision has been written.
     pub min_revision: Option<u64>,
 }
 
@@ -264,14 +277,34 @@ async fn decision_snapshot(
     match min_revision {
         None => Ok(snapshot),
         Some(rev) if snapshot.revision() >= rev => Ok(snapshot),
-        Some(rev) => state.at_least(rev).await?.ok_or_else(|| {
-            ApiError::unavailable(format!(
-                "not yet consistent: this server has applied revision {} and `min_revision` is {rev}; retry shortly",
-                state.engine().revision()
-            ))
-            .with_code("not_consistent")
-        }),
+        Some(rev) => match state.at_least(rev).await? {
+            Some(snapshot) => Ok(snapshot),
+            None => Err(not_reached(state, rev, "min_revision").await.unwrap_or_else(|| {
+                ApiError::unavailable(format!(
+                    "not yet consistent: this server has applied revision {} and `min_revision` is {rev}; retry shortly",
+                    state.engine().revision()
+                ))
+                .with_code("not_consistent")
+            })),
+        },
     }
+}
+
+/// Why a `min_revision` was not reached within the wait, when retrying cannot help: no such
+/// revision has been written (422 `unknown_revision`, naming `field`). `None` when it has
+/// been written but is not applied here yet, or the database cannot tell: then 503
+/// `not_consistent`, to retry.
+pub(crate) async fn not_reached(state: &AppState, rev: u64, field: &str) -> Option<ApiError> {
+    let written = state.store().revision().await.ok()?;
+    (rev > written).then(|| {
+        ApiError::unprocessable(
+            "unknown_revision",
+            format!(
+                "`{field}` is {rev}, but no revision after {written} has been written: pass the `Warden-Revision` of a write"
+            ),
+        )
+        .with_details(json!({"field": field, "latest": written}))
+    })
 }
 
 /// The principal, permission key and scope of one question, read from its body.
@@ -585,9 +618,13 @@ async fn effective(
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WhoCanQuery {
+    /// How many principals to return: 1 to 100, default 50.
+    #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Only `user`, `team` or `api_key` principals.
+    #[schemars(extend("enum" = ["user", "team", "api_key"]))]
     pub principal_type: Option<String>,
 }
 
@@ -631,14 +668,16 @@ async fn who_can(
         return Err(ApiError::bad_request(
             "invalid_query",
             format!("`limit` must be between 1 and {MAX_PAGE}; it was {limit}"),
-        ));
+        )
+        .with_field("limit"));
     }
     if let Some(t) = &q.principal_type {
         if !["user", "team", "api_key"].contains(&t.as_str()) {
             return Err(ApiError::bad_request(
                 "invalid_query",
                 format!("`principal_type` must be `user`, `team` or `api_key`, not `{t}`"),
-            ));
+            )
+            .with_field("principal_type"));
         }
     }
     let after = match q.cursor.as_deref() {

@@ -153,6 +153,7 @@ impl InvitationStatus {
 #[serde(deny_unknown_fields)]
 pub struct InvitationListQuery {
     /// How many items to return: 1 to 100, default 50.
+    #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

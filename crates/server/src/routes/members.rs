@@ -97,11 +97,15 @@ pub fn routes() -> Vec<Route> {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberQuery {
+    /// How many items to return: 1 to 100, default 50.
+    #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Only the members holding this role (id or name).
     pub role_id: Option<String>,
     /// `user`, `team` or `api_key`.
+    #[schemars(extend("enum" = ["user", "team", "api_key"]))]
     pub principal_type: Option<String>,
 }
 
@@ -201,7 +205,8 @@ async fn list(
             return Err(ApiError::bad_request(
                 "invalid_query",
                 format!("`principal_type` must be `user`, `team` or `api_key`, not `{t}`"),
-            ));
+            )
+            .with_field("principal_type"));
         }
     }
     let filter = MemberFilter {

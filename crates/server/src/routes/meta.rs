@@ -51,6 +51,7 @@ pub fn routes() -> Vec<Route> {
             "Who the API key is, its organization and its permissions",
             me,
         )
+        .query::<MeQuery>()
         .reply::<Me>(200),
         op(
             Method::GET,

@@ -41,6 +41,7 @@ pub fn routes() -> Vec<Route> {
 #[serde(deny_unknown_fields)]
 pub struct PermissionQuery {
     /// 1 to 1000, default 1000: the catalogue is small and read whole.
+    #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
     /// Only the permissions of this resource.
@@ -60,7 +61,8 @@ async fn list(
         return Err(ApiError::bad_request(
             "invalid_query",
             format!("`limit` must be between 1 and 1000; it was {limit}"),
-        ));
+        )
+        .with_field("limit"));
     }
     let all: Vec<PermissionView> = permissions_of(state.catalogue(), scope.kind())
         .into_iter()

@@ -104,7 +104,10 @@ fn summary(scope: &str, text: &str) -> &'static str {
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// How many items to return: 1 to 100, default 50.
+    #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Only predefined (`true`) or only custom (`false`) ones.
     pub is_predefined: Option<bool>,
