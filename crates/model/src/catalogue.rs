@@ -296,7 +296,12 @@ impl Catalogue {
             reason,
         };
         let raw: RawCatalogue = toml::from_str(text).map_err(|e| {
-            let reason = e.message().to_owned();
+            // Some syntax errors come without a message (a control character in a
+            // comment, for one): say what is at the place instead.
+            let reason = match e.message().trim() {
+                "" => syntax_error_at(text, e.span()),
+                message => message.to_owned(),
+            };
             err_at(e.span(), reason)
         })?;
         let name = raw.name.unwrap_or_else(|| source_name.to_owned());
@@ -337,6 +342,26 @@ pub fn permission_id(scope: ScopeKind, key: &str) -> PermissionId {
         &PERMISSION_NAMESPACE,
         format!("{}:{key}", scope.as_str()).as_bytes(),
     ))
+}
+
+/// What a syntax error the parser gave no message for is: the character at `span`, with its
+/// column (in characters, 1-based).
+fn syntax_error_at(text: &str, span: Option<Range<usize>>) -> String {
+    let Some(start) = span.map(|s| s.start) else {
+        return "the file is not valid TOML".to_owned();
+    };
+    let before = text.get(..start).unwrap_or_default();
+    let column = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .count()
+        + 1;
+    match text.get(start..).and_then(|rest| rest.chars().next()) {
+        Some(c) => format!("invalid TOML: unexpected character {c:?} at column {column}"),
+        None => "invalid TOML: the file ends too early".to_owned(),
+    }
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -928,6 +953,22 @@ mod tests {
             .replace("[\"read\"]", "[\"write\"]");
         let err = Catalogue::parse("missing.toml", &missing).unwrap_err();
         assert!(err.reason.contains("missing: audit_log:read"), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_without_a_message_say_what_is_wrong() {
+        // Found by fuzzing (fuzz/corpus/catalogue/regression-control-character.toml): the
+        // parser gives no message for a control character in a comment, which left the
+        // error with an empty reason.
+        let text = "# a comment\n# with a control character \u{12} in it\nname = \"x\"\n";
+        let err = Catalogue::parse("control.toml", text).unwrap_err();
+        assert_eq!(err.line, 2, "{err}");
+        assert_eq!(
+            err.reason, "invalid TOML: unexpected character '\\u{12}' at column 28",
+            "{err}"
+        );
+        let err = Catalogue::parse("control.toml", "name = \"x\" # \u{7f}").unwrap_err();
+        assert!(!err.reason.is_empty(), "{err}");
     }
 
     #[test]

@@ -1136,3 +1136,46 @@ async fn a_min_revision_never_written_is_refused_not_retried() {
         assert_eq!(r.status, 200, "{path}: {:?}", r.body);
     }
 }
+
+/// Found by fuzzing (fuzz/corpus/json_routes/regression-expiry-past-year-9999.json): an
+/// `expires_at` whose offset puts it past the year 9999 in UTC made the handler panic while
+/// converting it to UTC. It is refused, in both scopes, and nothing is written; the last
+/// time that can be kept is accepted.
+#[tokio::test]
+async fn an_expiry_past_the_year_9999_in_utc_is_refused() {
+    let app = spawn_app().await;
+    let project = app.project("Chatbot").await;
+    let before = app.revision().await;
+    for scope in [app.org_path(""), format!("/v1/projects/{project}")] {
+        for expires_at in [
+            "9999-12-31T23:59:59.999999999-23:59",
+            "9999-12-31T23:59:59-00:01",
+        ] {
+            let r = app
+                .owner
+                .post(
+                    &format!("{scope}/api-keys"),
+                    &json!({"name": "CI", "role_id": "Member", "expires_at": expires_at}),
+                )
+                .await
+                .unwrap();
+            assert_error(&r, 400, "invalid_field");
+            assert!(
+                r.error_message().unwrap().contains("year 10000"),
+                "{:?}",
+                r.body
+            );
+        }
+    }
+    assert_eq!(app.revision().await, before, "nothing was written");
+    let r = app
+        .owner
+        .post(
+            &app.org_path("/api-keys"),
+            &json!({"name": "CI", "role_id": "Member", "expires_at": "9999-12-31T23:59:59+00:00"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["expires_at"], "9999-12-31T23:59:59Z");
+}

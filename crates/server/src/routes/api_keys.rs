@@ -203,10 +203,19 @@ pub fn parse_expiry(raw: Option<&str>) -> Result<Option<String>, ApiError> {
             format!("`expires_at` ({raw}) is in the past; give a future time"),
         ));
     }
-    let utc = t.to_offset(time::UtcOffset::UTC);
-    Ok(utc
-        .format(&time::format_description::well_known::Rfc3339)
-        .ok())
+    // An offset can carry a time past the year 9999 in UTC, which cannot be kept.
+    t.checked_to_offset(time::UtcOffset::UTC)
+        .and_then(|utc| {
+            utc.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_field",
+                format!("`expires_at` ({raw}) is too far in the future: give a time before the year 10000 in UTC"),
+            )
+        })
 }
 
 async fn list(
