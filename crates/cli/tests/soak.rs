@@ -161,12 +161,14 @@ async fn a_steady_mix_of_checks_and_writes_runs_without_errors_or_growing_memory
         let (http, f, errors, writes) = (http.clone(), f.clone(), errors.clone(), writes.clone());
         let mut rng = Rng(seeds.next());
         tasks.push(tokio::spawn(async move {
+            // Checks and writes timed apart: `(is a write, latency)`.
             let mut latencies = Vec::new();
             let mut n: u64 = 0;
             while Instant::now() < end {
                 n += 1;
                 let began = Instant::now();
-                let status = if n.is_multiple_of(WRITE_EVERY) {
+                let is_write = n.is_multiple_of(WRITE_EVERY);
+                let status = if is_write {
                     writes.fetch_add(1, Ordering::Relaxed);
                     write(&http, &f, &mut rng, client, n).await
                 } else {
@@ -190,7 +192,7 @@ async fn a_steady_mix_of_checks_and_writes_runs_without_errors_or_growing_memory
                         Err(e) => Err(e.to_string()),
                     }
                 };
-                latencies.push(began.elapsed());
+                latencies.push((is_write, began.elapsed()));
                 match status {
                     Ok(s) if s.is_success() => {}
                     Ok(s) => errors.lock().unwrap().push(format!("answered {s}")),
@@ -228,15 +230,27 @@ async fn a_steady_mix_of_checks_and_writes_runs_without_errors_or_growing_memory
         .expect("samples in the second quarter");
     let last = rss.last().unwrap().1;
     let peak = rss.iter().map(|(_, r)| *r).max().unwrap();
-    latencies.sort();
+    let timed = |writes: bool| {
+        let mut t: Vec<Duration> = latencies
+            .iter()
+            .filter(|(w, _)| *w == writes)
+            .map(|(_, d)| *d)
+            .collect();
+        t.sort();
+        format!(
+            "p50 {:?}, p99 {:?}, max {:?}",
+            percentile(&t, 0.50),
+            percentile(&t, 0.99),
+            t.last().unwrap()
+        )
+    };
     println!(
-        "soak: {seconds} s, {} requests ({} writes) from {CLIENTS} clients, {:.0}/s, p50 {:?}, p99 {:?}, max {:?}; RSS plateau {plateau} KiB, end {last} KiB, peak {peak} KiB",
+        "soak: {seconds} s, {} requests ({} writes, each a create and a delete) from {CLIENTS} clients, {:.0}/s; checks {}; writes {}; RSS plateau {plateau} KiB, end {last} KiB, peak {peak} KiB",
         latencies.len(),
         writes.load(Ordering::Relaxed),
         latencies.len() as f64 / seconds as f64,
-        percentile(&latencies, 0.50),
-        percentile(&latencies, 0.99),
-        latencies.last().unwrap(),
+        timed(false),
+        timed(true),
     );
     assert!(
         last * 10 <= plateau * 11,

@@ -186,6 +186,7 @@ impl Index {
                 }
             }
             Effect::DeleteProject { project_id } => {
+                self.dead += 1;
                 let s = self.scope_idx(project_id.0);
                 let members: Vec<u32> = self
                     .scopes
@@ -219,6 +220,7 @@ impl Index {
                 }
             }
             Effect::DeletePolicy { policy_id } => {
+                self.dead += 1;
                 let i = self.policy_idx(*policy_id);
                 let roles = match self.policies.get_mut(i) {
                     Some(p) => {
@@ -279,6 +281,7 @@ impl Index {
                 self.recompute_role(r);
             }
             Effect::DeleteRole { role_id } => {
+                self.dead += 1;
                 let r = self.role_idx(*role_id);
                 let pols = match self.roles.get_mut(r) {
                     Some(role) => {
@@ -330,6 +333,7 @@ impl Index {
                 }
             }
             Effect::DeleteTeam { team_id } => {
+                self.dead += 1;
                 let t = self.principal_idx(Principal::Team(*team_id));
                 let users = match self.principals.get_mut(t) {
                     Some(e) => {
@@ -384,6 +388,7 @@ impl Index {
                 }
             }
             Effect::DeleteApiKey { api_key_id } => {
+                self.dead += 1;
                 let k = self.principal_idx(Principal::ApiKey(*api_key_id));
                 if let Some(e) = self.principals.get_mut(k) {
                     e.key = None;

@@ -126,6 +126,9 @@ pub struct Index {
     role_rows: Rows,
     policy_ids: Interner<PolicyId>,
     policies: Chunked<PolicyEntry>,
+    /// Entities deleted since the index was built: their slots stay (ids are dense and
+    /// never reused), so a rebuild from the tables would drop this many.
+    dead: u64,
 }
 
 /// Flag of a role row: the role exists.
@@ -166,7 +169,27 @@ impl Index {
             role_rows: Rows::new(1 + keys_len.div_ceil(64)),
             policy_ids: Interner::new(),
             policies: Chunked::new(),
+            dead: 0,
         }
+    }
+
+    /// An empty index over the same catalogue as this one, to rebuild it into.
+    pub fn empty_like(&self) -> Self {
+        Self::new(self.keys.as_ref().clone(), &self.owner_role_key)
+    }
+
+    /// How many principals, scopes, roles and policies the index holds slots for, deleted
+    /// ones included.
+    pub fn slots(&self) -> usize {
+        self.principals.len() + self.scopes.len() + self.roles.len() + self.policies.len()
+    }
+
+    /// How many of its slots belong to entities deleted since it was built. Deleted
+    /// entities grant nothing, but their slots stay until the index is rebuilt from the
+    /// tables; a server that creates and deletes without end rebuilds it when these
+    /// outnumber the live ones.
+    pub fn dead_slots(&self) -> u64 {
+        self.dead
     }
 
     /// The last revision applied.

@@ -322,3 +322,53 @@ fn many_principals_are_found_after_the_tables_grow() {
     }
     assert_eq!(w.index.membership_count(), 5000);
 }
+
+#[test]
+fn deleted_entities_are_counted_as_dead_slots_until_a_rebuild() {
+    let mut w = World::new();
+    let scope = w.in_project();
+    let bob = Principal::User(UserId::new());
+    let slots_before = w.index.slots();
+    for _ in 0..50 {
+        let (policy, role, key) = (PolicyId::new(), RoleId::new(), ApiKeyId::new());
+        w.apply(vec![
+            Effect::PutPolicy {
+                policy_id: policy,
+                scope,
+                permissions: vec!["dataset:read".into()],
+            },
+            Effect::PutRole {
+                role_id: role,
+                scope,
+                predefined: None,
+                permissions: vec![],
+                policy_ids: vec![policy],
+            },
+            Effect::PutMembership {
+                scope,
+                principal: bob,
+                role_id: role,
+            },
+        ]);
+        assert!(w.index.check(bob, "dataset:read", scope));
+        w.apply(vec![
+            Effect::DeleteMembership {
+                scope,
+                principal: bob,
+            },
+            Effect::DeleteRole { role_id: role },
+            Effect::DeletePolicy { policy_id: policy },
+            Effect::DeleteApiKey { api_key_id: key },
+        ]);
+        assert!(!w.index.check(bob, "dataset:read", scope));
+    }
+    assert_eq!(w.index.dead_slots(), 150);
+    assert!(w.index.slots() >= slots_before + 150);
+    // A rebuild starts from an empty index over the same catalogue.
+    let empty = w.index.empty_like();
+    assert_eq!((empty.slots(), empty.dead_slots()), (0, 0));
+    assert_eq!(
+        empty.permission_bit("dataset:read"),
+        w.index.permission_bit("dataset:read")
+    );
+}

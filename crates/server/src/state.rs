@@ -284,6 +284,17 @@ async fn heard(listener: &mut Option<ChangeListener>, pause: Duration) -> Option
     }
 }
 
+/// The fewest dead slots (of entities deleted since the index was built) worth a rebuild.
+const REBUILD_MIN_DEAD: u64 = 10_000;
+
+/// Whether `index` holds more slots of deleted entities than of live ones (and enough of
+/// them to be worth a rebuild): a server that creates and deletes without end (API keys,
+/// sessions, projects) would otherwise grow its index without bound.
+fn worth_rebuilding(index: &Index, min_dead: u64) -> bool {
+    let dead = index.dead_slots();
+    dead >= min_dead && dead.saturating_mul(2) > index.slots() as u64
+}
+
 /// Keeps the engine current.
 pub(crate) struct Follower {
     pub current: ArcSwap<Index>,
@@ -307,6 +318,36 @@ impl Follower {
             database_up: std::sync::atomic::AtomicBool::new(true),
             lock: Mutex::new(()),
         })
+    }
+
+    /// `index` rebuilt from the tables, which drops the slots of deleted entities; `index`
+    /// itself when the tables cannot be read now (a later round tries again). The tables
+    /// may be ahead of `index`: the rebuild is at their revision.
+    async fn rebuilt(&self, store: &Store, index: Index) -> Index {
+        let (revision, effects) = match store.load().await {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not rebuild the engine; keeping it as it is");
+                return index;
+            }
+        };
+        if revision < index.revision() {
+            return index;
+        }
+        let mut fresh = index.empty_like();
+        fresh.apply(revision, &effects);
+        tracing::info!(
+            revision,
+            dropped = index.slots().saturating_sub(fresh.slots()),
+            slots = fresh.slots(),
+            "engine rebuilt from the tables"
+        );
+        // Entries between the two revisions were not looked at: keys they may have changed
+        // are authenticated again.
+        if revision > index.revision() {
+            self.keys.clear();
+        }
+        fresh
     }
 
     async fn catch_up(&self, store: &Store) -> Result<u64, StoreError> {
@@ -343,6 +384,11 @@ impl Follower {
                 if keys_changed {
                     self.keys.clear();
                 }
+                let next = if worth_rebuilding(&next, REBUILD_MIN_DEAD) {
+                    self.rebuilt(store, next).await
+                } else {
+                    next
+                };
                 self.current.store(Arc::new(next));
             }
             if let Some(found) = gap {
@@ -354,5 +400,69 @@ impl Follower {
                 return Ok(reached);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use warden_model::{Description, Name, Principal, Scope};
+    use warden_store::testing::TestDatabase;
+
+    #[tokio::test]
+    async fn an_index_full_of_deleted_entities_is_rebuilt_from_the_tables() {
+        let db = TestDatabase::new().await.unwrap();
+        let catalogue = Arc::new(Catalogue::default_llmops());
+        let store = Store::open(db.url(), catalogue.clone()).await.unwrap();
+        let boot = store
+            .bootstrap(&Name::parse("org", "Acme").unwrap(), "ada@acme.test")
+            .await
+            .unwrap();
+        let follower = Follower::load(&store, &catalogue).await.unwrap();
+        let scope = Scope::org(boot.org_id);
+        let (live_slots, owner) = {
+            let index = follower.current.load_full();
+            (index.slots(), Principal::ApiKey(boot.api_key_id))
+        };
+        // Policies made and deleted: each leaves a dead slot behind in the index.
+        for i in 0..20 {
+            let made = store
+                .create_policy(
+                    "test",
+                    scope,
+                    warden_store::NewPolicy {
+                        name: Name::parse("name", &format!("p{i}")).unwrap(),
+                        description: Description::parse("").unwrap(),
+                        permissions: vec!["dataset:read".into()],
+                    },
+                )
+                .await
+                .unwrap();
+            store
+                .delete_policy("test", scope, made.value.id, false)
+                .await
+                .unwrap();
+        }
+        follower.catch_up(&store).await.unwrap();
+        let grown = follower.current.load_full();
+        assert_eq!(grown.dead_slots(), 20);
+        assert_eq!(grown.slots(), live_slots + 20);
+        assert!(worth_rebuilding(&grown, 10));
+        assert!(!worth_rebuilding(&grown, REBUILD_MIN_DEAD));
+
+        let rebuilt = follower.rebuilt(&store, (*grown).clone()).await;
+        assert_eq!(rebuilt.revision(), grown.revision());
+        assert_eq!((rebuilt.slots(), rebuilt.dead_slots()), (live_slots, 0));
+        assert!(!worth_rebuilding(&rebuilt, 10));
+        for permission in ["dataset:read", "member:update", "access:check"] {
+            assert_eq!(
+                rebuilt.check(owner, permission, scope),
+                grown.check(owner, permission, scope),
+                "{permission}"
+            );
+        }
+        assert!(rebuilt.check(owner, "dataset:read", scope));
     }
 }
