@@ -263,6 +263,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 .limits
                 .apply(&mut config)
                 .map_err(|e| anyhow::anyhow!(e))?;
+            config.trusted_proxies =
+                warden_server::client_addr::TrustedProxies::parse(&settings.file.trusted_proxies)
+                    .map_err(|e| anyhow::anyhow!("in the config file: {e}"))?;
             let app = warden_server::build(config).await.with_context(|| {
                 format!(
                     "cannot open the database `{}`",

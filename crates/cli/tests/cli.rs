@@ -212,6 +212,24 @@ async fn a_config_file_sets_the_database_and_refuses_unknown_keys() {
         stderr.contains("bad.toml:2:") && stderr.contains("database"),
         "{stderr}"
     );
+    // A proxy that is not an address or a network stops the start, naming it.
+    std::fs::write(
+        &bad,
+        "trusted_proxies = [\"10.0.0.0/8\", \"lb.internal\"]\n",
+    )
+    .unwrap();
+    let out = warden()
+        .current_dir(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`lb.internal` in `trusted_proxies`"),
+        "{stderr}"
+    );
 
     let good = dir.path().join("warden.toml");
     std::fs::write(&good, "database_url = \"sqlite://from-config.db\"\ncatalog = \"arize\"\n[auth]\nadmins = [\"ada@acme.example\"]\n").unwrap();

@@ -89,7 +89,13 @@ impl Caller {
         let peer = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+            .map(|c| {
+                state
+                    .config()
+                    .trusted_proxies
+                    .client(c.0.ip(), &parts.headers)
+                    .to_string()
+            });
         let now = std::time::Instant::now();
         let cached = || {
             state

@@ -22,6 +22,11 @@ pub struct FileConfig {
     /// How long a decision with a `min_revision` this instance has not reached waits before
     /// it is answered 503, in milliseconds. Default 2000.
     pub consistency_wait_ms: Option<u64>,
+    /// Addresses and networks of the proxies in front of Warden whose `X-Forwarded-For`
+    /// names the client, such as `["10.0.0.0/8"]`; none by default, and the header is
+    /// then ignored.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
     #[serde(default)]
     pub auth: AuthSettings,
     #[serde(default)]
@@ -39,6 +44,9 @@ pub struct Limits {
     /// The longest a request may take, body reading included, in milliseconds (408).
     /// Default 30000.
     pub request_timeout_ms: Option<u64>,
+    /// The longest a connection may take to send a request's head, idle time between
+    /// requests included, in milliseconds; the connection is closed past it. Default 30000.
+    pub header_read_timeout_ms: Option<u64>,
     /// Requests handled at once by one instance (503 `overloaded` past it). Default 1024.
     pub concurrent_requests: Option<usize>,
     /// Failed API key authentications per client address per minute before its requests
@@ -68,6 +76,9 @@ impl Limits {
         }
         if let Some(v) = positive("request_timeout_ms", self.request_timeout_ms)? {
             config.request_timeout = std::time::Duration::from_millis(v);
+        }
+        if let Some(v) = positive("header_read_timeout_ms", self.header_read_timeout_ms)? {
+            config.header_read_timeout = std::time::Duration::from_millis(v);
         }
         if let Some(v) = positive("concurrent_requests", self.concurrent_requests)? {
             config.max_concurrent_requests = v;
@@ -123,11 +134,13 @@ mod tests {
     fn a_full_file_parses() {
         let c = FileConfig::parse(
             "w.toml",
-            "listen = \"0.0.0.0:9000\"\ndatabase_url = \"sqlite://x.db\"\ncatalog = \"arize\"\ninvitation_lifetime_hours = 24\nfollow_interval_ms = 250\nconsistency_wait_ms = 5000\n[auth]\nadmins = [\"Ada@Acme.test\"]\ndefault_org_role = \"member\"\ndefault_team = \"everyone\"\n",
+            "listen = \"0.0.0.0:9000\"\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\ndatabase_url = \"sqlite://x.db\"\ncatalog = \"arize\"\ninvitation_lifetime_hours = 24\nfollow_interval_ms = 250\nconsistency_wait_ms = 5000\n[auth]\nadmins = [\"Ada@Acme.test\"]\ndefault_org_role = \"member\"\ndefault_team = \"everyone\"\n",
         )
         .unwrap();
         assert_eq!(c.listen.as_deref(), Some("0.0.0.0:9000"));
         assert_eq!(c.invitation_lifetime_hours, Some(24));
+        assert_eq!(c.trusted_proxies, ["10.0.0.0/8", "::1"]);
+        assert!(crate::client_addr::TrustedProxies::parse(&c.trusted_proxies).is_ok());
         assert_eq!(c.follow_interval_ms, Some(250));
         assert_eq!(c.consistency_wait_ms, Some(5000));
         assert!(c.auth.is_admin("ada@acme.test"));
@@ -139,7 +152,7 @@ mod tests {
     fn limits_apply_and_zero_is_refused() {
         let c = FileConfig::parse(
             "w.toml",
-            "[limits]\nbody_bytes = 2048\nheader_bytes = 4096\nrequest_timeout_ms = 1500\nconcurrent_requests = 8\nfailed_auth_per_minute = 3\n",
+            "[limits]\nbody_bytes = 2048\nheader_bytes = 4096\nrequest_timeout_ms = 1500\nheader_read_timeout_ms = 2500\nconcurrent_requests = 8\nfailed_auth_per_minute = 3\n",
         )
         .unwrap();
         let cat = std::sync::Arc::new(warden_model::Catalogue::default_llmops());
@@ -150,6 +163,10 @@ mod tests {
         assert_eq!(
             config.request_timeout,
             std::time::Duration::from_millis(1500)
+        );
+        assert_eq!(
+            config.header_read_timeout,
+            std::time::Duration::from_millis(2500)
         );
         assert_eq!(config.max_concurrent_requests, 8);
         assert_eq!(config.failed_auth_limit, 3);

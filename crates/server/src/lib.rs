@@ -21,12 +21,14 @@ use warden_model::Catalogue;
 use warden_store::Store;
 
 pub mod auth;
+pub mod client_addr;
 pub mod config;
 pub mod console;
 pub mod error;
 pub mod extract;
 mod keycache;
 pub mod limits;
+mod listen;
 pub mod openapi;
 pub mod respond;
 pub mod routes;
@@ -58,11 +60,17 @@ pub struct ServerConfig {
     pub consistency_wait: Duration,
     /// The largest request head (request line and headers) accepted, in bytes (431 past it).
     pub max_header_bytes: usize,
+    /// The longest a connection may take to send a request's head, idle time between
+    /// requests included; hyper closes it past that.
+    pub header_read_timeout: Duration,
     /// Requests handled at once; one more is refused (503 `overloaded`), not queued.
     pub max_concurrent_requests: usize,
     /// Failed API key authentications allowed per client address within a minute before
     /// its requests are refused (429).
     pub failed_auth_limit: u32,
+    /// Proxies whose `X-Forwarded-For` names the client (for the throttle of failed
+    /// authentications); none by default.
+    pub trusted_proxies: client_addr::TrustedProxies,
 }
 
 impl ServerConfig {
@@ -78,8 +86,10 @@ impl ServerConfig {
             auth: config::AuthSettings::default(),
             consistency_wait: Duration::from_secs(2),
             max_header_bytes: 16 * 1024,
+            header_read_timeout: Duration::from_secs(30),
             max_concurrent_requests: 1024,
             failed_auth_limit: 30,
+            trusted_proxies: client_addr::TrustedProxies::default(),
         }
     }
 }
@@ -130,14 +140,9 @@ impl App {
         let app = router(self.state.clone(), &self.config);
         let addr: Option<SocketAddr> = listener.local_addr().ok();
         tracing::info!(?addr, "warden listening");
-        // The peer's address is kept with each request: failed authentications are
-        // throttled by client address.
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        listen::run(listener, app, self.config.header_read_timeout, shutdown).await;
         let _ = stop_tx.send(true);
         self.state.store().close().await;
-        result
+        Ok(())
     }
 }

@@ -147,6 +147,51 @@ async fn a_body_sent_too_slowly_is_stopped_with_408() {
 }
 
 #[tokio::test]
+async fn a_connection_slow_to_send_its_head_or_idle_too_long_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = app_with(|c| c.header_read_timeout = Duration::from_millis(400)).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+
+    // Half a request line, and nothing more: the server closes the connection.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HT").await.unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "a connection sending half a head was kept open"
+    );
+    assert!(
+        !String::from_utf8_lossy(&rest).contains(" 200 "),
+        "{}",
+        String::from_utf8_lossy(&rest)
+    );
+
+    // A connection that never sends a byte is closed too.
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(10), silent.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "a silent connection was kept open");
+
+    // A kept-alive connection is answered, then closed once idle past the limit.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), idle.read_to_end(&mut answer)).await;
+    assert!(
+        closed.is_ok(),
+        "an idle kept-alive connection was kept open"
+    );
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+
+    // The server keeps serving.
+    let r = reqwest::get(format!("{}/healthz", app.base)).await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
 async fn an_address_presenting_bad_keys_is_throttled_with_retry_after() {
     let app = app_with(|c| c.failed_auth_limit = 3).await;
     let http = reqwest::Client::new();
@@ -207,4 +252,53 @@ async fn requests_without_a_key_are_not_counted_as_failed_authentications() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// The status of `GET /v1/me` with `key`, sent with `X-Forwarded-For: forwarded_for`.
+async fn me_status(app: &TestApp, key: &str, forwarded_for: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{}/v1/me", app.base))
+        .bearer_auth(key)
+        .header("x-forwarded-for", forwarded_for)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_is_throttled_on_its_own() {
+    // The test client connects from 127.0.0.1, which plays the proxy.
+    let app = app_with(|c| {
+        c.failed_auth_limit = 2;
+        c.trusted_proxies =
+            warden_server::client_addr::TrustedProxies::parse(&["127.0.0.1", "::1"]).unwrap();
+    })
+    .await;
+    for i in 0..2 {
+        assert_eq!(
+            me_status(&app, &format!("wdn_guess{i}"), "203.0.113.5").await,
+            401
+        );
+    }
+    // The guesser is refused, even when it writes another address in front of its own.
+    assert_eq!(me_status(&app, "wdn_guess2", "203.0.113.5").await, 429);
+    assert_eq!(
+        me_status(&app, "wdn_guess3", "198.51.100.1, 203.0.113.5").await,
+        429
+    );
+    // Another client behind the same proxy is not.
+    assert_eq!(me_status(&app, "wdn_guess4", "203.0.113.6").await, 401);
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
+    let app = app_with(|c| c.failed_auth_limit = 2).await;
+    for i in 0..2 {
+        let (key, from) = (format!("wdn_guess{i}"), format!("203.0.113.{i}"));
+        assert_eq!(me_status(&app, &key, &from).await, 401);
+    }
+    // A new address in the header does not make a new client.
+    assert_eq!(me_status(&app, "wdn_guess9", "203.0.113.99").await, 429);
 }
