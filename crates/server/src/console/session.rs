@@ -60,13 +60,11 @@ pub fn set_cookie(resp: &mut Response, headers: &HeaderMap, name: &str, value: &
     }
 }
 
-/// Compares two tokens in time independent of where they differ.
+/// Compares two tokens in time independent of where they differ (only their lengths,
+/// which are public, may show).
 pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    use subtle::ConstantTimeEq;
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 /// The CSRF token of a session: a hash of its secret under a label of its own, so that the
@@ -138,5 +136,20 @@ impl Session {
                 csrf: self.csrf.clone(),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same;
+
+    #[test]
+    fn tokens_are_the_same_only_when_every_byte_is() {
+        assert!(same("a1b2c3", "a1b2c3"));
+        assert!(!same("a1b2c3", "a1b2c4"));
+        assert!(!same("a1b2c3", "b1b2c3"));
+        assert!(!same("a1b2c3", "a1b2c"));
+        assert!(!same("", "a"));
+        assert!(same("", ""));
     }
 }
