@@ -76,7 +76,7 @@ pub enum ApiError {
 impl Client {
     /// A client of the server at `base` (`http://127.0.0.1:8080`).
     pub fn new(base: impl Into<String>, key: Option<String>) -> Self {
-        // The server closes a connection idle for 30 s (by default): idle connections are
+        // The server closes a connection idle for 75 s (by default): idle connections are
         // dropped well before that, so that a request is never sent on one being closed.
         let http = reqwest::Client::builder()
             .pool_idle_timeout(std::time::Duration::from_secs(15))

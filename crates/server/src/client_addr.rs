@@ -26,6 +26,7 @@ impl TrustedProxies {
                 let e = e.as_ref().trim();
                 e.parse::<IpNet>()
                     .or_else(|_| e.parse::<IpAddr>().map(IpNet::from))
+                    .map(unmapped)
                     .map_err(|_| {
                         format!(
                             "`{e}` in `trusted_proxies` is neither an IP address nor a network \
@@ -53,16 +54,17 @@ impl TrustedProxies {
         if !self.trusts(peer) {
             return peer;
         }
-        // Several headers count as one list, in order.
-        let hops: Vec<&str> = headers
+        // Several headers count as one list, in order. Entries are split on the raw
+        // bytes: a byte that is not text spoils its own entry only, not the entries a
+        // proxy appended after it.
+        let hops: Vec<&[u8]> = headers
             .get_all("x-forwarded-for")
             .iter()
-            .flat_map(|v| v.to_str().unwrap_or("").split(','))
-            .map(str::trim)
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
             .collect();
         let mut client = peer;
         for hop in hops.iter().rev() {
-            match parse_hop(hop) {
+            match std::str::from_utf8(hop).ok().and_then(parse_hop) {
                 // What a proxy we trust says it forwarded for.
                 Some(addr) => {
                     client = addr;
@@ -79,15 +81,34 @@ impl TrustedProxies {
     }
 }
 
-/// One entry of `X-Forwarded-For`: an address, possibly with a port (`1.2.3.4:5678`,
-/// `[::1]:5678`).
+/// One entry of `X-Forwarded-For`: an address, possibly in brackets or with a port
+/// (`1.2.3.4:5678`, `[::1]`, `[::1]:5678`).
 fn parse_hop(hop: &str) -> Option<IpAddr> {
-    if let Ok(addr) = hop.parse::<IpAddr>() {
+    let hop = hop.trim();
+    let bare = hop
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(hop);
+    if let Ok(addr) = bare.parse::<IpAddr>() {
         return Some(addr.to_canonical());
     }
     hop.parse::<std::net::SocketAddr>()
         .ok()
         .map(|s| s.ip().to_canonical())
+}
+
+/// A network written in IPv4-mapped IPv6 (`::ffff:10.0.0.0/104`) as the IPv4 network it
+/// maps, since addresses are compared in their IPv4 form.
+fn unmapped(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.network().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                .map(IpNet::V4)
+                .unwrap_or(net),
+            None => net,
+        },
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -193,6 +214,35 @@ mod tests {
         assert_eq!(
             t.client(ip("::ffff:127.0.0.1"), &headers(&["203.0.113.5"])),
             ip("203.0.113.5")
+        );
+    }
+
+    #[test]
+    fn a_byte_that_is_not_text_spoils_its_entry_only() {
+        let t = TrustedProxies::parse(&["10.0.0.0/8"]).unwrap();
+        let mut h = HeaderMap::new();
+        h.append(
+            "x-forwarded-for",
+            axum::http::HeaderValue::from_bytes(b"\xff\xfe, 203.0.113.5").unwrap(),
+        );
+        assert_eq!(t.client(ip("10.0.0.7"), &h), ip("203.0.113.5"));
+    }
+
+    #[test]
+    fn bracketed_ipv6_and_mapped_networks() {
+        let t = TrustedProxies::parse(&["::ffff:10.0.0.0/104"]).unwrap();
+        assert_eq!(
+            t.client(ip("10.1.2.3"), &headers(&["[2001:db8::9]"])),
+            ip("2001:db8::9")
+        );
+        assert_eq!(
+            t.client(ip("::ffff:10.1.2.3"), &headers(&["203.0.113.5"])),
+            ip("203.0.113.5")
+        );
+        // Outside the network: not trusted.
+        assert_eq!(
+            t.client(ip("11.0.0.1"), &headers(&["203.0.113.5"])),
+            ip("11.0.0.1")
         );
     }
 

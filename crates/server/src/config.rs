@@ -45,7 +45,8 @@ pub struct Limits {
     /// Default 30000.
     pub request_timeout_ms: Option<u64>,
     /// The longest a connection may take to send a request's head, idle time between
-    /// requests included, in milliseconds; the connection is closed past it. Default 30000.
+    /// requests included, in milliseconds; the connection is closed past it. Default 75000
+    /// (keep a proxy's idle timeout for its upstream connections below it).
     pub header_read_timeout_ms: Option<u64>,
     /// Requests handled at once by one instance (503 `overloaded` past it). Default 1024.
     pub concurrent_requests: Option<usize>,

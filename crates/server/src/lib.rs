@@ -61,7 +61,8 @@ pub struct ServerConfig {
     /// The largest request head (request line and headers) accepted, in bytes (431 past it).
     pub max_header_bytes: usize,
     /// The longest a connection may take to send a request's head, idle time between
-    /// requests included; hyper closes it past that.
+    /// requests included; hyper closes it past that. Above the 60 s that load balancers
+    /// commonly keep idle upstream connections, so that they close them first.
     pub header_read_timeout: Duration,
     /// Requests handled at once; one more is refused (503 `overloaded`), not queued.
     pub max_concurrent_requests: usize,
@@ -86,7 +87,7 @@ impl ServerConfig {
             auth: config::AuthSettings::default(),
             consistency_wait: Duration::from_secs(2),
             max_header_bytes: 16 * 1024,
-            header_read_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(75),
             max_concurrent_requests: 1024,
             failed_auth_limit: 30,
             trusted_proxies: client_addr::TrustedProxies::default(),
@@ -140,7 +141,17 @@ impl App {
         let app = router(self.state.clone(), &self.config);
         let addr: Option<SocketAddr> = listener.local_addr().ok();
         tracing::info!(?addr, "warden listening");
-        listen::run(listener, app, self.config.header_read_timeout, shutdown).await;
+        // Requests in flight end within the request timeout; a little more lets their
+        // answers be written.
+        let drain_limit = self.config.request_timeout + Duration::from_secs(5);
+        listen::run(
+            listener,
+            app,
+            self.config.header_read_timeout,
+            drain_limit,
+            shutdown,
+        )
+        .await;
         let _ = stop_tx.send(true);
         self.state.store().close().await;
         Ok(())

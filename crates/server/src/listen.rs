@@ -8,7 +8,10 @@
 //! file descriptors; the request timeout (408) only starts once a head has arrived.
 //!
 //! On shutdown it stops accepting, lets every connection finish the request in flight
-//! (idle ones close at once), and returns when the last has closed.
+//! (idle ones close at once), and returns when the last has closed, or after `drain_limit`
+//! at most: a request in flight ends within the request timeout (408), so what is left
+//! after it is a client that does not read its answer, or one still sending its head,
+//! neither of which may keep the process from stopping.
 
 use std::future::Future;
 use std::time::Duration;
@@ -26,6 +29,7 @@ pub(crate) async fn run(
     listener: TcpListener,
     app: Router,
     header_read_timeout: Duration,
+    drain_limit: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -65,7 +69,15 @@ pub(crate) async fn run(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(drain_limit, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            seconds = drain_limit.as_secs_f64(),
+            "connections still open after the drain limit are closed without waiting further"
+        );
+    }
 }
 
 /// After a failed accept: a connection that failed before it was accepted concerns that

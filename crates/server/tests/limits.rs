@@ -192,6 +192,45 @@ async fn a_connection_slow_to_send_its_head_or_idle_too_long_is_closed() {
 }
 
 #[tokio::test]
+async fn shutdown_does_not_wait_for_ever_on_a_client_that_does_not_read() {
+    use tokio::io::AsyncWriteExt;
+    let database = warden_store::testing::TestDatabase::new().await.unwrap();
+    let mut config = warden_server::ServerConfig::new(
+        database.url(),
+        std::sync::Arc::new(Catalogue::default_llmops()),
+    );
+    config.request_timeout = Duration::from_millis(500);
+    let app = warden_server::build(config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(app.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+
+    // Hundreds of pipelined requests for the OpenAPI document (about 100 KB each) through
+    // a small receive buffer, and nothing read: the server's writes block.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut greedy = socket.connect(addr).await.unwrap();
+    let request = format!("GET /openapi.json HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    for _ in 0..300 {
+        greedy.write_all(request.as_bytes()).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    stop.send(()).unwrap();
+    // The drain limit is the request timeout and 5 s more.
+    let ended = tokio::time::timeout(Duration::from_secs(30), served).await;
+    assert!(
+        ended.is_ok(),
+        "the server did not stop while a client kept its answers unread"
+    );
+    ended.unwrap().unwrap().unwrap();
+    drop(greedy);
+}
+
+#[tokio::test]
 async fn an_address_presenting_bad_keys_is_throttled_with_retry_after() {
     let app = app_with(|c| c.failed_auth_limit = 3).await;
     let http = reqwest::Client::new();
