@@ -312,24 +312,27 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Bench(BenchCommand::Http(args)) => bench_http::run(args).await.map(|()| 0),
         Command::Catalog(args) => {
+            use std::io::Write;
             let cat = load_catalogue(&args.settings()?.catalog)?;
-            println!("catalogue `{}`: {}", cat.name, cat.description);
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "catalogue `{}`: {}", cat.name, cat.description)?;
             for kind in [
                 warden_model::ScopeKind::Org,
                 warden_model::ScopeKind::Project,
             ] {
                 let sc = cat.scope(kind);
-                println!("\n{kind} scope: {} permissions", sc.permissions.len());
+                writeln!(out, "\n{kind} scope: {} permissions", sc.permissions.len())?;
                 for (res, actions) in &sc.resources {
-                    println!("  {res}: {}", actions.join(", "));
+                    writeln!(out, "  {res}: {}", actions.join(", "))?;
                 }
                 for r in &sc.roles {
-                    println!(
+                    writeln!(
+                        out,
                         "  role {} ({}): {} permissions",
                         r.name,
                         r.key,
                         sc.role_grants(r).len()
-                    );
+                    )?;
                 }
             }
             Ok(0)
@@ -343,12 +346,7 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(code) => ExitCode::from(code),
         // A reader that stopped early (`| head`) is not an error of ours.
-        Err(e)
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
-        {
-            ExitCode::SUCCESS
-        }
+        Err(e) if stdout_closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
             // One line, so that scripts can log it as is.
             let message = format!("{e:#}").replace('\n', " ");
@@ -356,6 +354,19 @@ async fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Whether `e` comes from writing to a standard output whose reader has gone.
+fn stdout_closed(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(BrokenPipe))
+    })
 }
 
 #[cfg(test)]

@@ -917,11 +917,12 @@ pub async fn run(remote: &RemoteArgs, cmd: RemoteCommand) -> anyhow::Result<u8> 
             let allowed = v["allowed"].as_bool().unwrap_or(false);
             match s.output {
                 Output::Json => print_json(&v)?,
-                Output::Table => println!(
+                Output::Table => writeln!(
+                    std::io::stdout(),
                     "{} (revision {})",
                     if allowed { "allowed" } else { "denied" },
                     v["revision"]
-                ),
+                )?,
             }
             return Ok(if allowed { 0 } else { 3 });
         }
@@ -931,14 +932,16 @@ pub async fn run(remote: &RemoteArgs, cmd: RemoteCommand) -> anyhow::Result<u8> 
             match s.output {
                 Output::Json => print_json(&v)?,
                 Output::Table => {
+                    let mut out = std::io::stdout().lock();
                     let allowed = v["allowed"].as_bool().unwrap_or(false);
-                    println!(
+                    writeln!(
+                        out,
                         "{} {} `{}` (revision {})",
                         v["principal"].as_str().unwrap_or(""),
                         if allowed { "may" } else { "may not" },
                         v["permission"].as_str().unwrap_or(""),
                         v["revision"]
-                    );
+                    )?;
                     for g in v["grants"].as_array().into_iter().flatten() {
                         let via = g["via_team"]
                             .as_str()
@@ -948,14 +951,15 @@ pub async fn run(remote: &RemoteArgs, cmd: RemoteCommand) -> anyhow::Result<u8> 
                             .as_str()
                             .map(|p| format!(" → policy `{p}`"))
                             .unwrap_or_else(|| " (inline)".into());
-                        println!(
+                        writeln!(
+                            out,
                             "  {} membership{via} → role `{}`{policy}",
                             g["membership_scope"].as_str().unwrap_or(""),
                             g["role"]["name"].as_str().unwrap_or("?")
-                        );
+                        )?;
                     }
                     if let Some(msg) = v["reason"]["message"].as_str() {
-                        println!("  {msg}");
+                        writeln!(out, "  {msg}")?;
                     }
                 }
             }

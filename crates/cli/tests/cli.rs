@@ -467,3 +467,59 @@ fn completions_are_printed_for_each_shell() {
         );
     }
 }
+
+/// Runs `warden` with `args` and its standard output closed before it writes: as under
+/// `warden ... | head -0`. Returns (exit code, stderr).
+fn with_stdout_closed(server: Option<(&Server, &str)>, args: &[&str]) -> (i32, String) {
+    let mut cmd = warden();
+    cmd.args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if let Some((server, key)) = server {
+        cmd.env("WARDEN_BASE_URL", &server.base)
+            .env("WARDEN_API_KEY", key);
+    }
+    let mut child = cmd.spawn().expect("run warden");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    let (code, err) = with_stdout_closed(None, &["catalog"]);
+    assert_eq!((code, err.as_str()), (0, ""));
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[]);
+    let out = bootstrap(dir.path(), "Acme", &[]);
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    for args in [
+        &["permissions", "list"][..],
+        &["permissions", "list", "--output", "json"],
+        &["audit", "list", "--output", "json"],
+        &[
+            "check",
+            "user:00000000-0000-0000-0000-000000000000",
+            "dataset:read",
+        ],
+        &[
+            "explain",
+            "user:00000000-0000-0000-0000-000000000000",
+            "dataset:read",
+        ],
+    ] {
+        let (code, err) = with_stdout_closed(Some((&server, &key)), args);
+        assert!(
+            !err.contains("panicked") && !err.contains("error"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            code == 0 || (args[0] == "check" && code == 3),
+            "{args:?}: exit {code}, {err}"
+        );
+    }
+}
