@@ -29,6 +29,55 @@ pub(crate) const POLICY_COLS: &str =
 pub(crate) const ROLE_COLS: &str = POLICY_COLS;
 
 impl Store {
+    /// Refuses a catalogue that lacks what the stored organizations use: a permission a
+    /// custom policy or role grants, or the key of a predefined role or policy. Their
+    /// grants are read from the catalogue, so another one would silently change or empty
+    /// them. A catalogue that adds to the one in use passes.
+    pub(crate) async fn check_catalogue(&self) -> Result<(), StoreError> {
+        let scope = |table: &str| {
+            format!("CASE WHEN {table}.project_id IS NULL THEN 'org' ELSE 'project' END")
+        };
+        let sql = format!(
+            "SELECT {} AS scope, 'permission' AS kind, pp.permission AS name
+               FROM policy_permissions pp JOIN policies p ON p.id = pp.policy_id
+             UNION SELECT {}, 'permission', rp.permission
+               FROM role_permissions rp JOIN roles r ON r.id = rp.role_id
+             UNION SELECT {}, 'role', predefined_key FROM roles WHERE predefined_key IS NOT NULL
+             UNION SELECT {}, 'policy', predefined_key FROM policies
+               WHERE predefined_key IS NOT NULL",
+            scope("p"),
+            scope("r"),
+            scope("roles"),
+            scope("policies"),
+        );
+        let mut missing = Vec::new();
+        for row in sqlx::query(&sql).fetch_all(&self.read).await? {
+            let (scope, kind, name): (String, String, String) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            let sc = self.catalogue.scope(if scope == "org" {
+                ScopeKind::Org
+            } else {
+                ScopeKind::Project
+            });
+            let known = match kind.as_str() {
+                "role" => sc.role(&name).is_some(),
+                "policy" => sc.policy(&name).is_some(),
+                _ => sc.find(&name).is_some(),
+            };
+            if !known {
+                missing.push(format!("{scope} {kind} `{name}`"));
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        missing.sort();
+        Err(StoreError::WrongCatalogue {
+            catalogue: self.catalogue.name.clone(),
+            missing,
+        })
+    }
+
     pub(crate) async fn policy_from_row(
         &self,
         conn: &mut AnyConnection,

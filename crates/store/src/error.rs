@@ -34,6 +34,18 @@ pub enum StoreError {
     /// Migrations failed.
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The catalogue in force lacks permissions or predefined roles and policies that the
+    /// database's organizations use (it is not the one they were made with).
+    #[error(
+        "the catalogue `{catalogue}` lacks what this database's organizations use: {}{}; \
+         start with the catalogue the database was made with (--catalog), or one that keeps these",
+        .missing.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+        if .missing.len() > 5 { format!(" ({} in all)", .missing.len()) } else { String::new() }
+    )]
+    WrongCatalogue {
+        catalogue: String,
+        missing: Vec<String>,
+    },
     /// A stored value could not be read back.
     #[error("stored data could not be read: {0}")]
     Corrupt(String),

@@ -206,13 +206,15 @@ impl Store {
             .after_connect(sqlite_pragmas)
             .connect_with(with_mode("ro")?)
             .await?;
-        Ok(Self {
+        let store = Self {
             read,
             write,
             backend: Backend::Sqlite,
             catalogue,
             url: url.into(),
-        })
+        };
+        store.check_catalogue().await?;
+        Ok(store)
     }
 
     async fn open_postgres(url: &str, catalogue: Arc<Catalogue>) -> Result<Self, StoreError> {
@@ -233,13 +235,15 @@ impl Store {
             .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
-        Ok(Self {
+        let store = Self {
             read,
             write,
             backend: Backend::Postgres,
             catalogue,
             url: url.into(),
-        })
+        };
+        store.check_catalogue().await?;
+        Ok(store)
     }
 
     /// The database this store runs on.

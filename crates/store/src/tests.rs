@@ -402,3 +402,69 @@ async fn a_listener_hears_each_commit() {
         assert_eq!(heard.unwrap(), Heard::Committed(expected));
     }
 }
+
+#[tokio::test]
+async fn a_catalogue_that_lacks_what_the_database_uses_is_refused_at_open() {
+    let db = fresh().await;
+    let boot = db
+        .store
+        .bootstrap(&name("Acme"), "ada@acme.test")
+        .await
+        .unwrap();
+    db.store
+        .create_policy(
+            "test",
+            Scope::org(boot.org_id),
+            new_policy("Editors", &["dataset:update"]),
+        )
+        .await
+        .unwrap();
+    let open = |catalogue: Catalogue| Store::open(db.db.url(), Arc::new(catalogue));
+
+    // Another preset: its roles are not the ones the org was made with.
+    let err = open(Catalogue::preset("arize").unwrap())
+        .await
+        .err()
+        .unwrap();
+    let StoreError::WrongCatalogue { catalogue, missing } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(catalogue, "arize");
+    assert!(
+        missing.contains(&"org role `owner`".to_owned()),
+        "{missing:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("--catalog"), "{message}");
+
+    // The same catalogue without a permission a custom policy grants.
+    let text = include_str!("../../model/catalogues/llmops.toml");
+    let narrower = text.replace(
+        "actions = [\"create\", \"read\", \"update\", \"delete\", \"evaluate\"]",
+        "actions = [\"create\", \"read\", \"delete\", \"evaluate\"]",
+    );
+    assert_ne!(narrower, text);
+    let err = open(Catalogue::parse("narrower.toml", &narrower).unwrap())
+        .await
+        .err()
+        .unwrap();
+    let StoreError::WrongCatalogue { missing, .. } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(missing, &["org permission `dataset:update`".to_owned()]);
+
+    // One that adds to it passes, as does the one it was made with.
+    let wider = text.replacen(
+        "[[project.resources]]",
+        "[[project.resources]]\nname = \"notebook\"\ndescription = \"Notebooks\"\nactions = [\"read\"]\n\n[[project.resources]]",
+        1,
+    );
+    let store = open(Catalogue::parse("wider.toml", &wider).unwrap())
+        .await
+        .unwrap();
+    assert!(store
+        .catalogue()
+        .scope(warden_model::ScopeKind::Project)
+        .has("notebook:read"));
+    open(Catalogue::default_llmops()).await.unwrap();
+}
