@@ -184,19 +184,34 @@ async fn an_org_keeps_an_owner_and_only_owners_make_owners() {
         .as_str()
         .unwrap()
         .to_owned();
-    // Two Owners: the bootstrap user and its key. Demoting one is fine, the last is not.
-    let r = app.set_member(&org, &user, "Admin").await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
+    // Two Owners: the bootstrap user and its key. The key does not count as a person: the
+    // user stays Owner while no other user is one.
     let before = app.revision().await;
-    let r = app.set_member(&org, &key, "Admin").await;
+    let r = app.set_member(&org, &user, "Admin").await;
     assert_error(&r, 409, "last_owner");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("who is a person"),
+        "{:?}",
+        r.body
+    );
     let r = app
         .owner
-        .delete(&app.org_path(&format!("/members/{key}")))
+        .delete(&app.org_path(&format!("/members/{user}")))
         .await
         .unwrap();
     assert_error(&r, 409, "last_owner");
     assert_eq!(app.revision().await, before);
+    // Another user made Owner: now either of them may go.
+    let grace = app.user("grace@acme.test").await;
+    let r = app
+        .set_member(&org, &format!("user:{grace}"), "Owner")
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = app.set_member(&org, &user, "Admin").await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
 
     // An Admin holds every permission but cannot make an Owner or touch one.
     let admin = app.key_with_role("Admin").await;

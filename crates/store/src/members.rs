@@ -207,17 +207,18 @@ impl Store {
         Ok(())
     }
 
-    async fn owner_count(&self, tx: &mut Tx, scope: Scope) -> Result<i64, StoreError> {
+    /// The Owners of `scope`: all of them, and those who are users (people).
+    async fn owner_counts(&self, tx: &mut Tx, scope: Scope) -> Result<(i64, i64), StoreError> {
         let key = &self.catalogue.scope(scope.kind()).owner_role;
-        let n: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM memberships m JOIN roles r ON r.id = m.role_id WHERE m.scope_id = $1 AND r.predefined_key = $2",
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN m.principal_type = 'user' THEN 1 ELSE 0 END), 0) AS users
+             FROM memberships m JOIN roles r ON r.id = m.role_id WHERE m.scope_id = $1 AND r.predefined_key = $2",
         )
         .bind(scope.key().to_string())
         .bind(key)
         .fetch_one(&mut **tx)
-        .await?
-        .try_get("n")?;
-        Ok(n)
+        .await?;
+        Ok((row.try_get("n")?, row.try_get("users")?))
     }
 
     async fn role_is_owner(
@@ -239,21 +240,32 @@ impl Store {
         })
     }
 
-    /// Refuses taking the Owner role away from the last Owner of an org.
+    /// Refuses taking the Owner role away from the last Owner of an org, or from the last
+    /// one who is a person: API keys and teams holding the role do not count, since
+    /// nobody could then sign in to the console as an Owner.
     async fn keep_an_owner(
         &self,
         tx: &mut Tx,
         scope: Scope,
         current: &MemberRecord,
     ) -> Result<(), StoreError> {
-        if scope.project_id.is_none() && self.owner_count(tx, scope).await? <= 1 {
-            return Err(StoreError::conflict(
-                "last_owner",
-                format!("`{}` is the last Owner of the organization; make another member Owner first (or transfer ownership)", current.principal),
-                json!({"principal": current.principal}),
-            ));
+        if scope.project_id.is_some() {
+            return Ok(());
         }
-        Ok(())
+        let (owners, users) = self.owner_counts(tx, scope).await?;
+        let a_user = matches!(current.principal, Principal::User(_));
+        let message = if owners <= 1 {
+            format!("`{}` is the last Owner of the organization; make another member Owner first (or transfer ownership)", current.principal)
+        } else if a_user && users <= 1 {
+            format!("`{}` is the last Owner of the organization who is a person (API keys and teams do not count); make another user Owner first (or transfer ownership)", current.principal)
+        } else {
+            return Ok(());
+        };
+        Err(StoreError::conflict(
+            "last_owner",
+            message,
+            json!({"principal": current.principal}),
+        ))
     }
 
     /// Gives `principal` the role `role` in `scope` (adding it or changing its role).
