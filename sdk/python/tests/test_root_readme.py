@@ -27,10 +27,10 @@ def test_root_readme_python_example(env_client: OrgHandle, capsys: pytest.Captur
     # What it created is there, as the README says.
     client: Warden = env_client.client
     roles = {role.name: role for role in client.roles.list()}
-    scientist = roles["Data Scientist"]
-    assert scientist.description == "Read/write datasets"
+    reviewer = roles["Data Reviewer"]
+    assert reviewer.description == "Reads and evaluates datasets"
     assert [p.name for p in client.organization().policies.list(is_predefined=False)] == [
-        "Dataset Editor"
+        "Dataset Reviewer"
     ]
-    assert set(scientist.effective_permissions) == {"dataset:read", "dataset:update"}
+    assert set(reviewer.effective_permissions) == {"dataset:read", "dataset:evaluate"}
     assert set(roles["AI Engineer"].effective_permissions) == {"project:read", "dataset:read"}
