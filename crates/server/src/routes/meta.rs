@@ -116,9 +116,10 @@ pub struct Me {
     /// The scope the role and permissions are given for: the key's own, or `?project_id=`.
     pub scope: ScopeKind,
     pub project_id: Option<ProjectId>,
-    /// The role the key holds in its scope.
+    /// The role the caller holds in this scope itself; null when it holds none there, its
+    /// permissions then coming from its org role or its teams.
     pub role: Option<MeRole>,
-    /// Every permission the key holds in its scope.
+    /// Every permission the caller holds in this scope, wherever it comes from.
     pub permissions: Vec<String>,
     /// The engine revision this answer was computed at.
     pub revision: u64,
