@@ -83,41 +83,46 @@ impl Caller {
                 ApiError::unauthenticated("the `Authorization` header must be `Bearer <key>`")
             })?;
         // A client address that keeps presenting keys that do not authenticate is refused
-        // for a while before any database lookup (see `throttle`); a key authenticated
-        // from memory costs nothing and still passes, so that a client sharing the
-        // address with a guesser keeps working while its key is cached.
-        let peer = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| {
-                state
-                    .config()
-                    .trusted_proxies
-                    .client(c.0.ip(), &parts.headers)
-                    .to_string()
-            });
-        let now = std::time::Instant::now();
-        let cached = || {
-            state
-                .keys()
-                .get(&warden_store::hash_secret(secret))
-                .is_some()
+        // for a while before any database lookup (see `throttle`). A key found in memory
+        // costs nothing and skips the throttle, so that a client sharing the address with
+        // a guesser keeps working while its key is cached, and the common path takes no
+        // lock and reads no address.
+        let client = || {
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| {
+                    state
+                        .config()
+                        .trusted_proxies
+                        .client(c.0.ip(), &parts.headers)
+                        .to_string()
+                })
         };
-        if let Some(peer) = &peer {
-            let locked = state.key_failures().check(peer, now).err();
-            if let Some(wait) = locked.filter(|_| !cached()) {
-                return Err(ApiError::too_many(
-                    format!(
-                        "too many requests from this address with API keys that are unknown, invalidated or expired: try again in {wait} s with a valid key"
-                    ),
-                    wait,
-                ));
+        let now = std::time::Instant::now();
+        let hash = warden_store::hash_secret(secret);
+        let key = match state.keys().get(&hash) {
+            Some(hit) => Ok(hit),
+            None => {
+                if let Some(client) = client() {
+                    if let Err(wait) = state.key_failures().check(&client, now) {
+                        return Err(ApiError::too_many(
+                            format!(
+                                "too many requests from this address with API keys that are unknown, invalidated or expired: try again in {wait} s with a valid key"
+                            ),
+                            wait,
+                        ));
+                    }
+                }
+                Self::load(state, secret, hash).await
             }
-        }
-        let caller = Self::from_secret(state, secret).await;
-        if let (Err(e), Some(peer)) = (&caller, &peer) {
+        };
+        let caller = key.and_then(|key| Self::admit(state, &key));
+        if let Err(e) = &caller {
             if e.status == StatusCode::UNAUTHORIZED {
-                state.key_failures().failed(peer, now);
+                if let Some(client) = client() {
+                    state.key_failures().failed(&client, now);
+                }
             }
         }
         caller
@@ -125,7 +130,16 @@ impl Caller {
 
     /// The caller a key's secret authenticates (the console's session cookie holds one).
     pub async fn from_secret(state: &AppState, secret: &str) -> Result<Self, ApiError> {
-        let key = Self::lookup(state, secret).await?;
+        let hash = warden_store::hash_secret(secret);
+        let key = match state.keys().get(&hash) {
+            Some(hit) => hit,
+            None => Self::load(state, secret, hash).await?,
+        };
+        Self::admit(state, &key)
+    }
+
+    /// The caller a key makes, if it is still valid and not expired.
+    fn admit(state: &AppState, key: &CachedKey) -> Result<Self, ApiError> {
         let key_row = &key.key;
         if !key_row.valid {
             return Err(ApiError::unauthenticated(
@@ -165,13 +179,14 @@ impl Caller {
 }
 
 impl Caller {
-    /// The key a secret belongs to: from the cache, or read from the store (and cached).
-    async fn lookup(state: &AppState, secret: &str) -> Result<Arc<CachedKey>, ApiError> {
+    /// The key a secret (whose hash is `hash`) belongs to, read from the store and cached;
+    /// the caller has found it missing from the cache.
+    async fn load(
+        state: &AppState,
+        secret: &str,
+        hash: String,
+    ) -> Result<Arc<CachedKey>, ApiError> {
         let cache = state.keys();
-        let hash = warden_store::hash_secret(secret);
-        if let Some(hit) = cache.get(&hash) {
-            return Ok(hit);
-        }
         let generation = cache.generation();
         let row = state.store().find_api_key(secret).await?.ok_or_else(|| {
             ApiError::unauthenticated("this API key is not valid: it is unknown or was deleted")
