@@ -26,6 +26,18 @@ fn bootstrap(dir: &std::path::Path, org: &str, extra: &[&str]) -> std::process::
         .expect("run warden bootstrap")
 }
 
+/// Runs `warden serve` with `args` in `dir`, which must refuse to start; returns its stderr.
+fn serve_refused(dir: &std::path::Path, args: &[&std::ffi::OsStr]) -> String {
+    let out = warden()
+        .current_dir(dir)
+        .arg("serve")
+        .args(args)
+        .output()
+        .expect("run warden serve");
+    assert!(!out.status.success(), "serve {args:?} started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[tokio::test]
 async fn serve_then_bootstrap_on_the_embedded_default_gives_a_working_key() {
     let dir = tempfile::tempdir().unwrap();
@@ -128,26 +140,22 @@ fn a_bad_catalogue_is_refused_at_start_up_with_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "name = \"bad\"\n\n[org\nowner_role = 1\n").unwrap();
-    let out = warden()
-        .current_dir(dir.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--catalog"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = serve_refused(
+        dir.path(),
+        &[
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--catalog".as_ref(),
+            path.as_os_str(),
+        ],
+    );
     assert!(
         stderr.contains("bad.toml:3:"),
         "names the file and line: {stderr}"
     );
 
-    let out = warden()
-        .current_dir(dir.path())
-        .args(["serve", "--catalog", "nope"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("`llmops`, `arize`, `adaptive`"));
+    let stderr = serve_refused(dir.path(), &["--catalog".as_ref(), "nope".as_ref()]);
+    assert!(stderr.contains("`llmops`, `arize`, `adaptive`"), "{stderr}");
 }
 
 #[tokio::test]
@@ -200,14 +208,7 @@ async fn a_config_file_sets_the_database_and_refuses_unknown_keys() {
         "database_url = \"sqlite://x.db\"\ndatabase = \"typo\"\n",
     )
     .unwrap();
-    let out = warden()
-        .current_dir(dir.path())
-        .args(["serve", "--config"])
-        .arg(&bad)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = serve_refused(dir.path(), &["--config".as_ref(), bad.as_os_str()]);
     assert!(
         stderr.contains("bad.toml:2:") && stderr.contains("database"),
         "{stderr}"
@@ -218,14 +219,15 @@ async fn a_config_file_sets_the_database_and_refuses_unknown_keys() {
         "trusted_proxies = [\"10.0.0.0/8\", \"lb.internal\"]\n",
     )
     .unwrap();
-    let out = warden()
-        .current_dir(dir.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&bad)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = serve_refused(
+        dir.path(),
+        &[
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--config".as_ref(),
+            bad.as_os_str(),
+        ],
+    );
     assert!(
         stderr.contains("`lb.internal` in `trusted_proxies`"),
         "{stderr}"

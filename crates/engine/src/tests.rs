@@ -66,6 +66,37 @@ impl World {
     fn in_project(&self) -> Scope {
         Scope::project(self.org, self.project)
     }
+
+    /// A new custom policy granting `permissions` in `scope`, a role using it, and
+    /// `principal` holding the role there.
+    fn grant_through_policy(
+        &mut self,
+        scope: Scope,
+        principal: Principal,
+        permissions: &[&str],
+    ) -> (PolicyId, RoleId) {
+        let (policy, role) = (PolicyId::new(), RoleId::new());
+        self.apply(vec![
+            Effect::PutPolicy {
+                policy_id: policy,
+                scope,
+                permissions: permissions.iter().map(|p| p.to_string()).collect(),
+            },
+            Effect::PutRole {
+                role_id: role,
+                scope,
+                predefined: None,
+                permissions: vec![],
+                policy_ids: vec![policy],
+            },
+            Effect::PutMembership {
+                scope,
+                principal,
+                role_id: role,
+            },
+        ]);
+        (policy, role)
+    }
 }
 
 #[test]
@@ -167,28 +198,8 @@ fn teams_pass_their_roles_to_their_users() {
 fn policy_changes_reach_the_roles_that_use_them() {
     let mut w = World::new();
     let scope = w.in_project();
-    let policy = PolicyId::new();
-    let role = RoleId::new();
     let bob = Principal::User(UserId::new());
-    w.apply(vec![
-        Effect::PutPolicy {
-            policy_id: policy,
-            scope,
-            permissions: vec!["dataset:read".into()],
-        },
-        Effect::PutRole {
-            role_id: role,
-            scope,
-            predefined: None,
-            permissions: vec![],
-            policy_ids: vec![policy],
-        },
-        Effect::PutMembership {
-            scope,
-            principal: bob,
-            role_id: role,
-        },
-    ]);
+    let (policy, role) = w.grant_through_policy(scope, bob, &["dataset:read"]);
     assert!(w.index.check(bob, "dataset:read", scope));
     assert!(!w.index.check(bob, "dataset:update", scope));
     w.apply(vec![Effect::PutPolicy {
@@ -330,26 +341,8 @@ fn deleted_entities_are_counted_as_dead_slots_until_a_rebuild() {
     let bob = Principal::User(UserId::new());
     let slots_before = w.index.slots();
     for _ in 0..50 {
-        let (policy, role, key) = (PolicyId::new(), RoleId::new(), ApiKeyId::new());
-        w.apply(vec![
-            Effect::PutPolicy {
-                policy_id: policy,
-                scope,
-                permissions: vec!["dataset:read".into()],
-            },
-            Effect::PutRole {
-                role_id: role,
-                scope,
-                predefined: None,
-                permissions: vec![],
-                policy_ids: vec![policy],
-            },
-            Effect::PutMembership {
-                scope,
-                principal: bob,
-                role_id: role,
-            },
-        ]);
+        let key = ApiKeyId::new();
+        let (policy, role) = w.grant_through_policy(scope, bob, &["dataset:read"]);
         assert!(w.index.check(bob, "dataset:read", scope));
         w.apply(vec![
             Effect::DeleteMembership {
